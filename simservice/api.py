@@ -1,0 +1,33 @@
+"""A small API for notebooks: run a scenario, get tidy DataFrames back.
+
+>>> from simservice import api
+>>> results = api.run(["run.replications=2", "run.years=1", "run.warmup_years=0.5"], progress=False)
+>>> list(results.summary.columns)
+['kpi', 'mean', 'ci_low', 'ci_high', 'unit']
+>>> int(results.kpis["replication"].max())
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import Config, load_config
+from .outputs import write_outputs
+from .runner import Results, run_scenario
+
+__all__ = ["Config", "Results", "load_config", "run", "run_config"]
+
+
+def run(overrides: Sequence[str] = (), progress: bool = True, out_dir: str | Path | None = None) -> Results:
+    """Run the default scenario changed by command-line style ``overrides``; optionally write the output files."""
+    return run_config(load_config(overrides), progress=progress, out_dir=out_dir)
+
+
+def run_config(config: Config, progress: bool = True, out_dir: str | Path | None = None) -> Results:
+    """Run a scenario given as frozen parameters (see ``load_config`` and ``dataclasses.replace``)."""
+    results = run_scenario(config, progress=progress)
+    if out_dir is not None:
+        write_outputs(results, Path(out_dir))
+    return results

@@ -1,0 +1,68 @@
+"""Benchmark: one replication of the default scenario against a bare SimPy M/M/c fed as many referrals.
+
+Run it with ``python -m simservice.bench``. The last line is the per-referral cost
+of the full model relative to the bare queue, measured in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import simpy
+
+from .config import load_config
+from .model import Service
+
+
+def bare_mmc(arrivals: int, servers: int, utilisation: float = 0.9, seed: int = 1) -> float:
+    """Seconds to push ``arrivals`` customers through a textbook SimPy M/M/c queue."""
+    rng = np.random.default_rng(seed)
+    gaps = rng.exponential(1.0, arrivals).tolist()
+    services = rng.exponential(servers * utilisation, arrivals).tolist()
+    env = simpy.Environment()
+    team = simpy.Resource(env, capacity=servers)
+
+    def customer(service):
+        with team.request() as request:
+            yield request
+            yield env.timeout(service)
+
+    def source():
+        for gap, service in zip(gaps, services):
+            yield env.timeout(gap)
+            env.process(customer(service))
+
+    env.process(source())
+    start = time.perf_counter()
+    env.run()
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("overrides", nargs="*", help="config overrides, as for the simservice command")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each; the fastest counts")
+    args = parser.parse_args(argv)
+    config = load_config(args.overrides)
+
+    model_best, referrals = float("inf"), 0
+    for repeat in range(args.repeats):
+        start = time.perf_counter()
+        service = Service(config, replication=repeat)
+        service.run()
+        model_best = min(model_best, time.perf_counter() - start)
+        referrals = len(service.cases)
+    servers = config.service.teams * config.service.workers_per_team
+    bare_best = min(bare_mmc(referrals, servers, seed=repeat) for repeat in range(args.repeats))
+
+    years = config.run.warmup_years + config.run.years
+    print(f"scenario: {config.service.name}, {years:g} simulated years, {referrals:,} referrals")
+    print(f"simservice: {model_best:.3f} s for one replication, {referrals / model_best:,.0f} referrals/s")
+    print(f"bare SimPy M/M/{servers}: {bare_best:.3f} s, {referrals / bare_best:,.0f} referrals/s")
+    print(f"per-referral cost vs bare SimPy: {model_best / bare_best:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""Frozen structured configs: the settings a user can change, their types and their limits.
+
+The values of the default scenario live in ``conf/`` (YAML, each with its source);
+this module says what each setting is and what it may be, so that Hydra rejects
+an unknown key or a wrong type and ``__post_init__`` rejects a value out of range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+#: Statutory limit for a single assessment, working days from referral (Working Together).
+ASSESSMENT_LIMIT_DAYS = 45
+
+WORKLOAD_DISTRIBUTIONS = ("lognormal", "exponential")
+
+
+class ConfigError(ValueError):
+    """A user's setting is out of range: the message names the setting, the value and what is allowed."""
+
+    def __init__(self, setting: str, value: object, allowed: str):
+        self.setting, self.value, self.allowed = setting, value, allowed
+        super().__init__(f"{setting}={value!r}: {allowed}")
+
+
+def _require(ok: bool, setting: str, value: object, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(setting, value, allowed)
+
+
+def _positive(setting: str, value: float) -> None:
+    _require(value > 0, setting, value, "must be greater than 0")
+
+
+def _non_negative(setting: str, value: float) -> None:
+    _require(value >= 0, setting, value, "must be 0 or more")
+
+
+def _incomplete(config: object) -> bool:
+    """True while a schema is still a template with values to fill (``???``), as Hydra builds it."""
+    return any(getattr(config, name) is MISSING or getattr(config, name) == MISSING for name in config.__dataclass_fields__)
+
+
+def _share(setting: str, value: float) -> None:
+    _require(0.0 <= value <= 1.0, setting, value, "must be a share between 0 and 1")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The assessment service as it is staffed: teams, workers, front door and starting state."""
+
+    name: str = MISSING
+    teams: int = MISSING
+    workers_per_team: int = MISSING
+    team_shares: Optional[List[float]] = None
+    triage_staff: Optional[float] = MISSING
+    triage_per_staff_per_day: float = MISSING
+    hours_per_day: float = MISSING
+    casework_share: float = MISSING
+    fte: float = MISSING
+    productivity: float = MISSING
+    initial_caseload: float = MISSING
+    initial_unallocated_per_team: int = MISSING
+
+    def __post_init__(self) -> None:
+        if _incomplete(self):
+            return
+        _require(self.teams >= 1, "service.teams", self.teams, "must be a whole number of at least 1")
+        _require(
+            self.workers_per_team >= 1,
+            "service.workers_per_team",
+            self.workers_per_team,
+            "must be a whole number of at least 1",
+        )
+        if self.team_shares is not None:
+            shares = list(self.team_shares)
+            _require(
+                len(shares) == self.teams,
+                "service.team_shares",
+                shares,
+                f"must list one share per team ({self.teams} values) or be null for equal shares",
+            )
+            for share in shares:
+                _share("service.team_shares", share)
+            _require(abs(sum(shares) - 1.0) < 1e-6, "service.team_shares", shares, "must add up to 1")
+        if self.triage_staff is not None:
+            _positive("service.triage_staff", self.triage_staff)
+        _positive("service.triage_per_staff_per_day", self.triage_per_staff_per_day)
+        _positive("service.hours_per_day", self.hours_per_day)
+        _require(0 < self.casework_share <= 1, "service.casework_share", self.casework_share, "must be a share above 0 and at most 1")
+        _require(0 < self.fte <= 1, "service.fte", self.fte, "must be above 0 and at most 1")
+        _positive("service.productivity", self.productivity)
+        _non_negative("service.initial_caseload", self.initial_caseload)
+        _non_negative("service.initial_unallocated_per_team", self.initial_unallocated_per_team)
+
+    @property
+    def casework_hours_per_day(self) -> float:
+        """Hours a worker spends on assessments a day: FTE x hours x casework share x productivity."""
+        return self.fte * self.hours_per_day * self.casework_share * self.productivity
+
+    @property
+    def triage_per_day(self) -> Optional[float]:
+        """Referrals the front door decides a day; None when decisions are instant."""
+        return None if self.triage_staff is None else self.triage_staff * self.triage_per_staff_per_day
+
+
+@dataclass(frozen=True)
+class ShockConfig:
+    """Extra referrals a day for a window of months (a front-door bulge)."""
+
+    start_month: int = MISSING
+    months: int = MISSING
+    extra_per_day: float = MISSING
+
+
+@dataclass(frozen=True)
+class DemandConfig:
+    """Referrals: how many, when in the year, how urgent and how much work each is."""
+
+    referrals_per_year: float = MISSING
+    seasonality: List[float] = MISSING
+    trend_per_year: float = MISSING
+    shocks: List[ShockConfig] = field(default_factory=list)
+    monthly_counts_csv: Optional[str] = None
+    urgent_share: float = MISSING
+    workload_distribution: str = MISSING
+    hours_standard: float = MISSING
+    hours_urgent: float = MISSING
+    hours_cv: float = MISSING
+    min_days_standard: float = MISSING
+    min_days_urgent: float = MISSING
+    min_days_spread: float = MISSING
+    not_in_need_share: float = MISSING
+
+    def __post_init__(self) -> None:
+        if _incomplete(self):
+            return
+        _non_negative("demand.referrals_per_year", self.referrals_per_year)
+        season = list(self.seasonality)
+        _require(len(season) == 12, "demand.seasonality", season, "must list 12 monthly factors, January to December")
+        for factor in season:
+            _non_negative("demand.seasonality", factor)
+        _require(sum(season) > 0, "demand.seasonality", season, "must have at least one factor above 0")
+        _require(self.trend_per_year > -1, "demand.trend_per_year", self.trend_per_year, "must be above -1 (a share a year)")
+        for i, shock in enumerate(self.shocks):
+            _non_negative(f"demand.shocks[{i}].start_month", shock.start_month)
+            _positive(f"demand.shocks[{i}].months", shock.months)
+            _require(
+                shock.extra_per_day >= -0.0,
+                f"demand.shocks[{i}].extra_per_day",
+                shock.extra_per_day,
+                "must be 0 or more",
+            )
+        if self.monthly_counts_csv is not None:
+            _require(
+                Path(self.monthly_counts_csv).is_file(),
+                "demand.monthly_counts_csv",
+                self.monthly_counts_csv,
+                "must be the path of a CSV file with columns month,referrals",
+            )
+        _share("demand.urgent_share", self.urgent_share)
+        _require(
+            self.workload_distribution in WORKLOAD_DISTRIBUTIONS,
+            "demand.workload_distribution",
+            self.workload_distribution,
+            f"must be one of {', '.join(WORKLOAD_DISTRIBUTIONS)}",
+        )
+        _positive("demand.hours_standard", self.hours_standard)
+        _positive("demand.hours_urgent", self.hours_urgent)
+        _positive("demand.hours_cv", self.hours_cv)
+        _non_negative("demand.min_days_standard", self.min_days_standard)
+        _non_negative("demand.min_days_urgent", self.min_days_urgent)
+        _share("demand.min_days_spread", self.min_days_spread)
+        _share("demand.not_in_need_share", self.not_in_need_share)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Management choices: the caseload cap, the over-cap override and the front-door threshold."""
+
+    caseload_cap: Optional[int] = MISSING
+    override_after_days: Optional[float] = MISSING
+    override_ceiling: int = MISSING
+    front_door_closure_share: float = MISSING
+
+    def __post_init__(self) -> None:
+        if _incomplete(self):
+            return
+        if self.caseload_cap is not None:
+            _require(
+                self.caseload_cap >= 1,
+                "policy.caseload_cap",
+                self.caseload_cap,
+                "must be a whole number of at least 1, or null for no cap",
+            )
+        if self.override_after_days is not None:
+            _non_negative("policy.override_after_days", self.override_after_days)
+        _require(
+            self.override_ceiling >= 1,
+            "policy.override_ceiling",
+            self.override_ceiling,
+            "must be a whole number of at least 1",
+        )
+        _share("policy.front_door_closure_share", self.front_door_closure_share)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How long, how often and how reproducibly to run the model."""
+
+    replications: int = MISSING
+    years: float = MISSING
+    warmup_years: float = MISSING
+    seed: int = MISSING
+    jobs: int = MISSING
+    days_per_year: int = MISSING
+    start_month: int = MISSING
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if _incomplete(self):
+            return
+        _require(self.replications >= 1, "run.replications", self.replications, "must be a whole number of at least 1")
+        _require(
+            self.years > 0 and self.years * 12 == int(self.years * 12),
+            "run.years",
+            self.years,
+            "must be above 0 and a whole number of months (a multiple of 1/12)",
+        )
+        _require(
+            self.warmup_years >= 0 and self.warmup_years * 12 == int(self.warmup_years * 12),
+            "run.warmup_years",
+            self.warmup_years,
+            "must be 0 or more and a whole number of months (a multiple of 1/12)",
+        )
+        _non_negative("run.seed", self.seed)
+        _require(self.jobs >= 1 or self.jobs == -1, "run.jobs", self.jobs, "must be at least 1, or -1 for every core")
+        _require(self.days_per_year >= 12, "run.days_per_year", self.days_per_year, "must be at least 12")
+        _require(1 <= self.start_month <= 12, "run.start_month", self.start_month, "must be a month from 1 to 12")
+
+    @property
+    def days_per_month(self) -> float:
+        return self.days_per_year / 12
+
+    @property
+    def warmup_days(self) -> float:
+        return self.warmup_years * self.days_per_year
+
+    @property
+    def horizon_days(self) -> float:
+        """Length of the whole run, warm-up included, in working days."""
+        return (self.warmup_years + self.years) * self.days_per_year
+
+    @property
+    def months(self) -> int:
+        """Months simulated, warm-up included."""
+        return round((self.warmup_years + self.years) * 12)
+
+    @property
+    def warmup_months(self) -> int:
+        return round(self.warmup_years * 12)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One scenario: everything the model needs, and nothing it may change."""
+
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    demand: DemandConfig = field(default_factory=DemandConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def _thaw(node: DictConfig) -> DictConfig:
+    """Let Hydra merge overrides into the schema: OmegaConf marks frozen dataclasses read-only."""
+    node._set_flag("readonly", None)
+    for key in node.keys():
+        child = node._get_node(key)
+        if OmegaConf.is_dict(child):
+            _thaw(child)
+    return node
+
+
+def register_configs() -> None:
+    """Put the schema in Hydra's ConfigStore, so every YAML in ``conf/`` is checked against it."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="simservice_schema", node=_thaw(OmegaConf.structured(Config)))
+
+
+def conf_dir() -> Path:
+    """The folder of Hydra configs: inside the installed package, or ``conf/`` beside it in a clone."""
+    packaged = Path(__file__).parent / "conf"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "conf"
+
+
+def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
+    """Compose the configs in ``conf/`` with command-line style overrides, as the app does."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def load_config(overrides: Sequence[str] = (), config_name: str = "config") -> Config:
+    """The frozen parameters of a scenario: the default with ``overrides`` such as ``["service.teams=3"]``."""
+    return to_config(compose(overrides, config_name))
+
+
+def to_config(cfg: DictConfig) -> Config:
+    """Turn a composed Hydra config into frozen parameters, checking every value's range."""
+    config = OmegaConf.to_object(cfg)
+    if not isinstance(config, Config):
+        raise TypeError(f"expected a config composed on the simservice schema, got {type(config).__name__}")
+    return config

@@ -1,0 +1,82 @@
+"""Demand: when referrals arrive and how much work each one brings.
+
+Arrivals are a non-homogeneous Poisson process whose rate is constant within a
+month: a base volume shaped by a seasonal profile, a trend and front-door
+shocks, or a user's own monthly counts. Within a month, a Poisson count of
+referrals falls uniformly at random, which is exactly such a process.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .config import ConfigError, DemandConfig, RunConfig
+
+
+def _counts_from_csv(path: str, run: RunConfig) -> np.ndarray:
+    """Referrals a month from the user's CSV, one row per reported month."""
+    allowed = "must be a CSV with columns month,referrals and a count of 0 or more in every row"
+    try:
+        table = pd.read_csv(path)
+        counts = pd.to_numeric(table["referrals"], errors="raise").to_numpy(dtype=float)
+    except (KeyError, ValueError, OSError, pd.errors.ParserError) as error:
+        raise ConfigError("demand.monthly_counts_csv", path, allowed) from error
+    if len(counts) == 0 or not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ConfigError("demand.monthly_counts_csv", path, allowed)
+    needed = round(run.years * 12)
+    if len(counts) < needed:
+        raise ConfigError(
+            "demand.monthly_counts_csv",
+            path,
+            f"has {len(counts)} months but run.years={run.years} needs {needed}",
+        )
+    return counts
+
+
+def monthly_rates(demand: DemandConfig, run: RunConfig) -> np.ndarray:
+    """Referrals a working day in each simulated month, the warm-up months first."""
+    reported = np.arange(run.months) - run.warmup_months  # 0 is the first reported month
+    if demand.monthly_counts_csv is not None:
+        counts = _counts_from_csv(demand.monthly_counts_csv, run)
+        # The warm-up repeats the file's first year, month for month.
+        rows = np.where(reported >= 0, reported, reported % min(12, len(counts)))
+        rates = counts[rows] / run.days_per_month
+    else:
+        season = np.asarray(demand.seasonality, dtype=float)
+        season = season / season.mean()
+        calendar = (run.start_month - 1 + reported) % 12
+        years_in = (reported + 0.5) / 12
+        growth = (1.0 + demand.trend_per_year) ** years_in
+        rates = demand.referrals_per_year / run.days_per_year * season[calendar] * growth
+    for shock in demand.shocks:
+        window = (reported >= shock.start_month) & (reported < shock.start_month + shock.months)
+        rates = rates + np.where(window, shock.extra_per_day, 0.0)
+    return rates
+
+
+def referral_days(rates: np.ndarray, days_per_month: float, rng: np.random.Generator) -> np.ndarray:
+    """Arrival times (working days from the start) of every referral of the run, in order."""
+    counts = rng.poisson(rates * days_per_month)
+    month = np.repeat(np.arange(len(rates)), counts)
+    return np.sort((month + rng.random(month.size)) * days_per_month)
+
+
+class Workload:
+    """Casework hours an assessment needs, by priority (0 urgent, 1 standard)."""
+
+    def __init__(self, demand: DemandConfig):
+        means = (demand.hours_urgent, demand.hours_standard)
+        self.exponential = demand.workload_distribution == "exponential"
+        sigma2 = math.log(1.0 + demand.hours_cv**2)
+        self.means = means
+        self.sigma = math.sqrt(sigma2)
+        self.mu = tuple(math.log(m) - sigma2 / 2 for m in means)
+
+    def hours(self, priority: int, variate: float) -> float:
+        """Hours for a case from one standard variate: exponential(1) or normal(0, 1) by distribution."""
+        if self.exponential:
+            return self.means[priority] * variate
+        return math.exp(self.mu[priority] + self.sigma * variate)

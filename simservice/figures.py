@@ -1,0 +1,62 @@
+"""Pictures of a run, for people who would rather look than read."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .config import ASSESSMENT_LIMIT_DAYS, RunConfig  # noqa: E402
+
+
+def _band(daily: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean across replications by day, with the middle 90 % of replications."""
+    by_day = daily.groupby("day")[column]
+    return pd.DataFrame(
+        {
+            "year": daily.groupby("day")["year"].first(),
+            "mean": by_day.mean(),
+            "low": by_day.quantile(0.05),
+            "high": by_day.quantile(0.95),
+        }
+    )
+
+
+def unallocated_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> plt.Figure:
+    """Unallocated cases each working day: the mean of the replications and the spread between them."""
+    band = _band(daily, "unallocated")
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    ax.fill_between(band["year"], band["low"], band["high"], alpha=0.25, color="tab:red", label="middle 90 % of replications")
+    ax.plot(band["year"], band["mean"], color="tab:red", lw=1.2, label="mean of replications")
+    if run.warmup_years > 0:
+        ax.axvspan(-run.warmup_years, 0, color="0.9", zorder=0, label="warm-up (not in the KPIs)")
+    ax.set_xlabel("years from the start of the reported period")
+    ax.set_ylabel("unallocated cases (children waiting for a worker)")
+    ax.set_title(title)
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", frameon=False)
+    return fig
+
+
+def days_to_assessment(cases: pd.DataFrame, run: RunConfig, title: str) -> plt.Figure:
+    """How long assessments took, from referral to completion, against the 45-working-day limit."""
+    done = cases.loc[cases["completed_day"] >= run.warmup_days, "days_to_assessment"].to_numpy()
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    if done.size:
+        top = max(float(np.percentile(done, 99.5)), ASSESSMENT_LIMIT_DAYS * 1.5)
+        ax.hist(np.minimum(done, top), bins=np.linspace(0, top, 60), color="tab:blue", alpha=0.8)
+        within = 100.0 * np.mean(done <= ASSESSMENT_LIMIT_DAYS)
+        ax.axvline(ASSESSMENT_LIMIT_DAYS, color="black", ls="--", lw=1.2)
+        ax.text(
+            ASSESSMENT_LIMIT_DAYS,
+            ax.get_ylim()[1] * 0.95,
+            f"  45-working-day limit\n  {within:.1f} % within it",
+            va="top",
+        )
+    ax.set_xlabel("working days from referral to completed assessment")
+    ax.set_ylabel("assessments (all replications)")
+    ax.set_title(title)
+    return fig

@@ -1,0 +1,104 @@
+"""Key performance indicators: per replication, and across replications with 95 % confidence intervals.
+
+Only the reported years count: the warm-up is discarded. Durations are in working days.
+
+>>> mean_ci([1.0, 2.0, 3.0])
+(2.0, 0.5158..., 3.4841...)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .config import RunConfig
+from .model import ReplicationResult
+
+#: Every KPI a run reports, in the order it reports them, with its unit.
+KPI_UNITS = {
+    "referrals": "per year",
+    "closed_at_front_door_pct": "%",
+    "decided_within_1_day_pct": "%",
+    "assessments_completed": "per year",
+    "unallocated_mean": "cases",
+    "unallocated_peak": "cases",
+    "unallocated_end": "cases",
+    "unallocated_oldest_days_max": "working days",
+    "days_to_allocation_mean": "working days",
+    "days_to_allocation_median": "working days",
+    "days_to_assessment_mean": "working days",
+    "days_to_assessment_median": "working days",
+    "days_to_assessment_p90": "working days",
+    "within_45_days_pct": "%",
+    "caseload_mean": "cases per worker",
+    "caseload_p90": "cases per worker",
+    "caseload_max": "cases per worker",
+    "allocated_over_cap_pct": "%",
+}
+
+
+def replication_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, float]:
+    """The KPIs of one replication over its reported years."""
+    start = run.warmup_days
+    cases, daily = result.cases, result.daily
+    referred = cases[(cases["referred_day"] >= start) & ~cases["starting_state"]]
+    decided = cases[cases["decided_day"] >= start]
+    allocated = cases[cases["allocated_day"] >= start]
+    completed = cases[cases["completed_day"] >= start]
+    days = daily[~daily["warmup"]]
+    loads = result.caseloads[result.caseloads[:, 0] >= start, 1] if len(result.caseloads) else np.array([])
+    waits = completed["days_to_assessment"]
+    return {
+        "referrals": len(referred) / run.years,
+        "closed_at_front_door_pct": _pct(referred["state"] == "closed_at_front_door"),
+        "decided_within_1_day_pct": _pct((decided["decided_day"] - decided["referred_day"]) <= 1.0),
+        "assessments_completed": len(completed) / run.years,
+        "unallocated_mean": days["unallocated"].mean(),
+        "unallocated_peak": days["unallocated"].max(),
+        "unallocated_end": days["unallocated"].iloc[-1],
+        "unallocated_oldest_days_max": days["oldest_unallocated_days"].max(),
+        "days_to_allocation_mean": allocated["days_to_allocation"].mean(),
+        "days_to_allocation_median": allocated["days_to_allocation"].median(),
+        "days_to_assessment_mean": waits.mean(),
+        "days_to_assessment_median": waits.median(),
+        "days_to_assessment_p90": waits.quantile(0.9),
+        "within_45_days_pct": _pct(completed["within_45_days"] == 1.0),
+        "caseload_mean": loads.mean() if loads.size else math.nan,
+        "caseload_p90": float(np.percentile(loads, 90)) if loads.size else math.nan,
+        "caseload_max": loads.max() if loads.size else math.nan,
+        "allocated_over_cap_pct": _pct(allocated["allocated_over_cap"]),
+    }
+
+
+def _pct(flags: pd.Series) -> float:
+    return 100.0 * flags.mean() if len(flags) else math.nan
+
+
+def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and its t-based confidence interval; the interval is NaN for a single value."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return mean, mean - half, mean + half
+
+
+def summarise(kpis: pd.DataFrame) -> pd.DataFrame:
+    """One row per KPI: its mean across replications, the 95 % confidence interval and the unit.
+
+    The interval is clipped to what the KPI can be (no negative counts, no share over 100 %).
+    """
+    rows = []
+    for kpi, unit in KPI_UNITS.items():
+        mean, low, high = mean_ci(kpis[kpi])
+        # Every KPI is a count, a duration or a share: its interval stops at what is possible.
+        low, high = max(low, 0.0), min(high, 100.0) if unit == "%" else high
+        rows.append({"kpi": kpi, "mean": mean, "ci_low": low, "ci_high": high, "unit": unit})
+    return pd.DataFrame(rows, columns=["kpi", "mean", "ci_low", "ci_high", "unit"])

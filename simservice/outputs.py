@@ -1,0 +1,67 @@
+"""The files a run leaves: written whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from . import figures
+from .runner import Results
+
+#: What each file holds; README.md documents them for users.
+FILES = {
+    "kpis_by_replication.csv": "one row per replication, one column per KPI",
+    "timeseries.csv": "one row per replication and working day: queues, caseloads and flows",
+    "cases.parquet": "one row per referral and replication: its dates, waits, worker and outcome",
+    "unallocated.png": "unallocated cases over time, mean and spread across replications",
+    "days_to_assessment.png": "distribution of days from referral to completed assessment, with the 45-day line",
+    "summary.csv": "one row per KPI: mean and 95 % confidence interval across replications",
+}
+
+
+def write_outputs(results: Results, out_dir: Path) -> list[Path]:
+    """Write every output into ``out_dir``; ``summary.csv`` lands last, so its presence means the run is whole."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_dir))
+    try:
+        title = results.config.service.name
+        run = results.config.run
+        results.kpis.to_csv(staging / "kpis_by_replication.csv", index=False)
+        results.daily.to_csv(staging / "timeseries.csv", index=False, float_format="%.6g")
+        results.cases.to_parquet(staging / "cases.parquet", index=False)
+        for name, fig in (
+            ("unallocated.png", figures.unallocated_over_time(results.daily, run, title)),
+            ("days_to_assessment.png", figures.days_to_assessment(results.cases, run, title)),
+        ):
+            fig.savefig(staging / name, dpi=110)
+            plt.close(fig)
+        results.summary.to_csv(staging / "summary.csv", index=False)
+        written = []
+        for name in FILES:  # summary.csv is last in FILES
+            os.replace(staging / name, out_dir / name)
+            written.append(out_dir / name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The KPI table as a person reads it: mean, [95 % CI] and unit."""
+
+    def number(x: float) -> str:
+        if pd.isna(x):
+            return "-"
+        return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}" if abs(x) >= 10 else f"{x:,.2f}"
+
+    width = max(len(k) for k in summary["kpi"])
+    lines = [f"{'KPI':<{width}}  {'mean':>9}  {'95 % CI':>21}  unit"]
+    for row in summary.itertuples(index=False):
+        ci = f"[{number(row.ci_low)}, {number(row.ci_high)}]"
+        lines.append(f"{row.kpi:<{width}}  {number(row.mean):>9}  {ci:>21}  {row.unit}")
+    return "\n".join(lines)

@@ -1,0 +1,161 @@
+"""The pathway a referral follows: front door, a team's unallocated queue, allocation, assessment, outcome."""
+
+from __future__ import annotations
+
+from collections import deque
+from heapq import heapify, heappop, heappush
+from typing import TYPE_CHECKING, Callable, Optional
+
+import simpy
+
+if TYPE_CHECKING:
+    from .workforce import Worker
+
+# Where a referral is: every referral is in exactly one of these at any time.
+AWAITING_TRIAGE = "awaiting_triage"
+CLOSED_AT_FRONT_DOOR = "closed_at_front_door"
+UNALLOCATED = "unallocated"
+ALLOCATED = "allocated"
+COMPLETED = "completed"
+STATES = (AWAITING_TRIAGE, CLOSED_AT_FRONT_DOOR, UNALLOCATED, ALLOCATED, COMPLETED)
+
+URGENT, STANDARD = 0, 1
+
+NOT_IN_NEED = "not_in_need"
+PLAN = "child_in_need_or_protection_plan"
+
+
+class Case:
+    """One referral of one child, and what has happened to it so far."""
+
+    __slots__ = (
+        "id",
+        "priority",
+        "hours",
+        "hours_left",
+        "min_days",
+        "deadline",
+        "not_in_need",
+        "initial",
+        "state",
+        "team",
+        "worker",
+        "referred",
+        "decided",
+        "allocated",
+        "completed",
+        "over_cap",
+    )
+
+    def __init__(self, case_id, priority, hours, min_days, deadline, not_in_need, referred, initial=False):
+        self.id = case_id
+        self.priority = priority
+        self.hours = hours
+        self.hours_left = hours
+        self.min_days = min_days
+        self.deadline = deadline
+        self.not_in_need = not_in_need
+        self.initial = initial
+        self.state = AWAITING_TRIAGE
+        self.team: Optional[int] = None
+        self.worker: Optional[int] = None
+        self.referred = referred
+        self.decided = float("nan")
+        self.allocated = float("nan")
+        self.completed = float("nan")
+        self.over_cap = False
+
+    @property
+    def outcome(self) -> Optional[str]:
+        if self.state == CLOSED_AT_FRONT_DOOR:
+            return "closed_at_front_door"
+        if self.state == COMPLETED:
+            return NOT_IN_NEED if self.not_in_need else PLAN
+        return None
+
+
+class FrontDoor:
+    """Triage (MASH): decides referrals in order at its capacity; a backlog delays all behind it."""
+
+    def __init__(self, env: simpy.Environment, per_day: Optional[float], decide: Callable[[Case], None]):
+        self.env = env
+        self.decide = decide
+        self.queue: deque[Case] = deque()
+        self._service_days = None if per_day is None else 1.0 / per_day
+        self._wake: Optional[simpy.Event] = None
+        if self._service_days is not None:
+            env.process(self._triage())
+
+    def refer(self, case: Case) -> None:
+        if self._service_days is None:
+            self.decide(case)
+            return
+        self.queue.append(case)
+        if self._wake is not None:
+            self._wake.succeed()
+            self._wake = None
+
+    def _triage(self):
+        env, queue, service = self.env, self.queue, self._service_days
+        while True:
+            if not queue:
+                self._wake = env.event()
+                yield self._wake
+                continue
+            yield env.timeout(service)
+            self.decide(queue.popleft())
+
+
+class Team:
+    """An assessment team: its unallocated queue (urgent first, then oldest) and its workers."""
+
+    def __init__(self, team_id: int, cap: Optional[int], override_after: Optional[float], ceiling: int):
+        self.id = team_id
+        self.cap = cap if cap is not None else float("inf")
+        self.override_after = override_after
+        self.ceiling = max(ceiling, cap or 0)
+        self.workers: list[Worker] = []
+        self.queue: list[tuple] = []  # heap of (priority, referred, id, case)
+
+    def receive(self, case: Case) -> None:
+        """A case joins the queue and is allocated at once if a worker has room under the cap."""
+        case.state = UNALLOCATED
+        case.team = self.id
+        heappush(self.queue, (case.priority, case.referred, case.id, case))
+        self.allocate()
+
+    def allocate(self) -> None:
+        """Give waiting cases to the workers with most room, while anyone is under the cap."""
+        queue = self.queue
+        while queue:
+            worker = self._least_loaded(self.cap)
+            if worker is None:
+                return
+            worker.take(heappop(queue)[3])
+
+    def review(self, now: float) -> None:
+        """The manager's daily look at the queue: cases waiting too long go over the cap."""
+        if self.override_after is None or not self.queue:
+            return
+        overdue = sorted(item for item in self.queue if now - item[3].referred >= self.override_after)
+        if not overdue:
+            return
+        taken = set()
+        for item in overdue:
+            worker = self._least_loaded(self.ceiling)
+            if worker is None:
+                break
+            item[3].over_cap = len(worker.caseload) >= self.cap
+            worker.take(item[3])
+            taken.add(item[2])
+        if taken:
+            self.queue = [item for item in self.queue if item[2] not in taken]
+            heapify(self.queue)
+
+    def _least_loaded(self, limit: float) -> Optional["Worker"]:
+        best, best_load = None, limit
+        for worker in self.workers:
+            load = len(worker.caseload)
+            if load < best_load and worker.available:
+                best, best_load = worker, load
+        return best
