@@ -66,13 +66,15 @@ def _error_text(error: BaseException) -> str:
 def _sweep_cases(overrides: list[str]) -> list[list[str]]:
     """Override lists that together try every value of every sweep (``a=1,2``) at least once."""
     parsed = OverridesParser.create().parse_overrides(overrides)
-    first = [f"{o.get_key_element()}={next(o.sweep_string_iterator())}" if o.is_sweep_override() else o.input_line
-             for o in parsed]
+    first = [
+        f"{o.get_key_element()}={next(o.sweep_string_iterator())}" if o.is_sweep_override() else o.input_line
+        for o in parsed
+    ]
     cases = [first]
     for i, o in enumerate(parsed):
         if o.is_sweep_override():
             for value in list(o.sweep_string_iterator())[1:]:
-                cases.append([*first[:i], f"{o.get_key_element()}={value}", *first[i + 1:]])
+                cases.append([*first[:i], f"{o.get_key_element()}={value}", *first[i + 1 :]])
     return cases
 
 

@@ -30,7 +30,7 @@ def bare_mmc(arrivals: int, servers: int, utilisation: float = 0.9, seed: int = 
             yield env.timeout(service)
 
     def source():
-        for gap, service in zip(gaps, services):
+        for gap, service in zip(gaps, services, strict=True):
             yield env.timeout(gap)
             env.process(customer(service))
 

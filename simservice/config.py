@@ -42,7 +42,9 @@ def _non_negative(setting: str, value: float) -> None:
 
 def _incomplete(config: object) -> bool:
     """True while a schema is still a template with values to fill (``???``), as Hydra builds it."""
-    return any(getattr(config, name) is MISSING or getattr(config, name) == MISSING for name in config.__dataclass_fields__)
+    return any(
+        getattr(config, name) is MISSING or getattr(config, name) == MISSING for name in config.__dataclass_fields__
+    )
 
 
 def _share(setting: str, value: float) -> None:
@@ -91,7 +93,12 @@ class ServiceConfig:
             _positive("service.triage_staff", self.triage_staff)
         _positive("service.triage_per_staff_per_day", self.triage_per_staff_per_day)
         _positive("service.hours_per_day", self.hours_per_day)
-        _require(0 < self.casework_share <= 1, "service.casework_share", self.casework_share, "must be a share above 0 and at most 1")
+        _require(
+            0 < self.casework_share <= 1,
+            "service.casework_share",
+            self.casework_share,
+            "must be a share above 0 and at most 1",
+        )
         _require(0 < self.fte <= 1, "service.fte", self.fte, "must be above 0 and at most 1")
         _positive("service.productivity", self.productivity)
         _non_negative("service.initial_caseload", self.initial_caseload)
@@ -145,7 +152,9 @@ class DemandConfig:
         for factor in season:
             _non_negative("demand.seasonality", factor)
         _require(sum(season) > 0, "demand.seasonality", season, "must have at least one factor above 0")
-        _require(self.trend_per_year > -1, "demand.trend_per_year", self.trend_per_year, "must be above -1 (a share a year)")
+        _require(
+            self.trend_per_year > -1, "demand.trend_per_year", self.trend_per_year, "must be above -1 (a share a year)"
+        )
         for i, shock in enumerate(self.shocks):
             _non_negative(f"demand.shocks[{i}].start_month", shock.start_month)
             _positive(f"demand.shocks[{i}].months", shock.months)
@@ -278,7 +287,7 @@ class Config:
 def _thaw(node: DictConfig) -> DictConfig:
     """Let Hydra merge overrides into the schema: OmegaConf marks frozen dataclasses read-only."""
     node._set_flag("readonly", None)
-    for key in node.keys():
+    for key in node:
         child = node._get_node(key)
         if OmegaConf.is_dict(child):
             _thaw(child)

@@ -29,7 +29,9 @@ def unallocated_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> pl
     """Unallocated cases each working day: the mean of the replications and the spread between them."""
     band = _band(daily, "unallocated")
     fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
-    ax.fill_between(band["year"], band["low"], band["high"], alpha=0.25, color="tab:red", label="middle 90 % of replications")
+    ax.fill_between(
+        band["year"], band["low"], band["high"], alpha=0.25, color="tab:red", label="middle 90 % of replications"
+    )
     ax.plot(band["year"], band["mean"], color="tab:red", lw=1.2, label="mean of replications")
     if run.warmup_years > 0:
         ax.axvspan(-run.warmup_years, 0, color="0.9", zorder=0, label="warm-up (not in the KPIs)")

@@ -61,8 +61,10 @@ class Service:
 
         # A stream per kind of chance, so scenarios that differ in one respect share the rest.
         self._priority = streams.uniform("priority")
-        self._workload = streams.exponential("workload") if demand.workload_distribution == "exponential" else (
-            streams.normal("workload")
+        self._workload = (
+            streams.exponential("workload")
+            if demand.workload_distribution == "exponential"
+            else (streams.normal("workload"))
         )
         self._front_door_decision = streams.uniform("front_door_decision")
         self._routing = streams.uniform("routing")
@@ -75,7 +77,8 @@ class Service:
         shares = service.team_shares or [1.0 / service.teams] * service.teams
         self._team_bounds = list(accumulate(shares))[:-1]
         self.teams = [
-            Team(t, policy.caseload_cap, policy.override_after_days, policy.override_ceiling) for t in range(service.teams)
+            Team(t, policy.caseload_cap, policy.override_after_days, policy.override_ceiling)
+            for t in range(service.teams)
         ]
         self.workers: list[Worker] = []
         for team in self.teams:
@@ -118,7 +121,12 @@ class Service:
     def _referrals(self):
         """Referrals arrive at the front door at their pre-drawn times."""
         env, refer = self.env, self.front_door.refer
-        priority, workload, visits, outcome = self._priority.next, self._workload.next, self._visits.next, self._outcome.next
+        priority, workload, visits, outcome = (
+            self._priority.next,
+            self._workload.next,
+            self._visits.next,
+            self._outcome.next,
+        )
         for day in self._arrivals.tolist():
             yield env.timeout(day - env.now)
             refer(self._new_case(day, priority(), workload(), visits(), outcome()))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from heapq import heapify, heappop, heappush
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING
 
 import simpy
 
@@ -57,8 +58,8 @@ class Case:
         self.not_in_need = not_in_need
         self.initial = initial
         self.state = AWAITING_TRIAGE
-        self.team: Optional[int] = None
-        self.worker: Optional[int] = None
+        self.team: int | None = None
+        self.worker: int | None = None
         self.referred = referred
         self.decided = float("nan")
         self.allocated = float("nan")
@@ -66,7 +67,7 @@ class Case:
         self.over_cap = False
 
     @property
-    def outcome(self) -> Optional[str]:
+    def outcome(self) -> str | None:
         if self.state == CLOSED_AT_FRONT_DOOR:
             return "closed_at_front_door"
         if self.state == COMPLETED:
@@ -77,12 +78,12 @@ class Case:
 class FrontDoor:
     """Triage (MASH): decides referrals in order at its capacity; a backlog delays all behind it."""
 
-    def __init__(self, env: simpy.Environment, per_day: Optional[float], decide: Callable[[Case], None]):
+    def __init__(self, env: simpy.Environment, per_day: float | None, decide: Callable[[Case], None]):
         self.env = env
         self.decide = decide
         self.queue: deque[Case] = deque()
         self._service_days = None if per_day is None else 1.0 / per_day
-        self._wake: Optional[simpy.Event] = None
+        self._wake: simpy.Event | None = None
         if self._service_days is not None:
             env.process(self._triage())
 
@@ -109,7 +110,7 @@ class FrontDoor:
 class Team:
     """An assessment team: its unallocated queue (urgent first, then oldest) and its workers."""
 
-    def __init__(self, team_id: int, cap: Optional[int], override_after: Optional[float], ceiling: int):
+    def __init__(self, team_id: int, cap: int | None, override_after: float | None, ceiling: int):
         self.id = team_id
         self.cap = cap if cap is not None else float("inf")
         self.override_after = override_after
@@ -152,7 +153,7 @@ class Team:
             self.queue = [item for item in self.queue if item[2] not in taken]
             heapify(self.queue)
 
-    def _least_loaded(self, limit: float) -> Optional["Worker"]:
+    def _least_loaded(self, limit: float) -> Worker | None:
         best, best_load = None, limit
         for worker in self.workers:
             load = len(worker.caseload)

@@ -8,8 +8,8 @@ caseloads; the pathway only asks who has room and hands them work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import Callable, Optional
 
 import simpy
 
@@ -25,7 +25,7 @@ class Worker:
         worker_id: int,
         team: int,
         hours_per_day: float,
-        hours_done: Callable[["Worker", Case], None],
+        hours_done: Callable[[Worker, Case], None],
     ):
         self.env = env
         self.id = worker_id
@@ -35,8 +35,8 @@ class Worker:
         self.caseload: dict[int, Case] = {}
         self._hours_done = hours_done
         self._work: list[tuple] = []  # heap of (priority, deadline, id, case) with hours still to do
-        self._current: Optional[Case] = None
-        self._wake: Optional[simpy.Event] = None
+        self._current: Case | None = None
+        self._wake: simpy.Event | None = None
         self._process = env.process(self._casework())
 
     def take(self, case: Case) -> None:
