@@ -41,7 +41,7 @@ def monthly_rates(demand: DemandConfig, run: RunConfig) -> np.ndarray:
     reported = np.arange(run.months) - run.warmup_months  # 0 is the first reported month
     if demand.monthly_counts_csv is not None:
         counts = _counts_from_csv(demand.monthly_counts_csv, run)
-        # The warm-up repeats the file's first year, month for month.
+        # A warm-up month takes the count of the same calendar month in the file's first year.
         rows = np.where(reported >= 0, reported, reported % min(12, len(counts)))
         rates = counts[rows] / run.days_per_month
     else:

@@ -12,21 +12,23 @@ import pandas as pd  # noqa: E402
 from .config import ASSESSMENT_LIMIT_DAYS, RunConfig  # noqa: E402
 
 
-def _band(daily: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Mean across replications by day, with the middle 90 % of replications."""
-    by_day = daily.groupby("day")[column]
+def _band(daily: pd.DataFrame, column: str, days_per_week: int = 5) -> pd.DataFrame:
+    """Weekly mean across replications, with the middle 90 % of replications."""
+    weekly = daily.assign(week=daily["day"] // days_per_week).groupby(["replication", "week"])
+    weeks = weekly.agg(year=("year", "first"), value=(column, "mean")).reset_index()
+    by_week = weeks.groupby("week")
     return pd.DataFrame(
         {
-            "year": daily.groupby("day")["year"].first(),
-            "mean": by_day.mean(),
-            "low": by_day.quantile(0.05),
-            "high": by_day.quantile(0.95),
+            "year": by_week["year"].first(),
+            "mean": by_week["value"].mean(),
+            "low": by_week["value"].quantile(0.05),
+            "high": by_week["value"].quantile(0.95),
         }
     )
 
 
 def unallocated_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> plt.Figure:
-    """Unallocated cases each working day: the mean of the replications and the spread between them."""
+    """Unallocated cases week by week: the mean of the replications and the spread between them."""
     band = _band(daily, "unallocated")
     fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
     ax.fill_between(
@@ -36,7 +38,7 @@ def unallocated_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> pl
     if run.warmup_years > 0:
         ax.axvspan(-run.warmup_years, 0, color="0.9", zorder=0, label="warm-up (not in the KPIs)")
     ax.set_xlabel("years from the start of the reported period")
-    ax.set_ylabel("unallocated cases (children waiting for a worker)")
+    ax.set_ylabel("unallocated cases, weekly mean\n(children waiting for a worker)")
     ax.set_title(title)
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper left", frameon=False)

@@ -3,7 +3,7 @@
 Only the reported years count: the warm-up is discarded. Durations are in working days.
 
 >>> mean_ci([1.0, 2.0, 3.0])
-(2.0, 0.5158..., 3.4841...)
+(2.0, -0.484..., 4.484...)
 """
 
 from __future__ import annotations

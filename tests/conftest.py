@@ -1,0 +1,57 @@
+"""Shared helpers: scenarios built the way a user builds them, from ``conf/`` and overrides."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+
+from simservice.config import load_config
+
+#: A service reduced to a textbook queue: one team, instant triage, no seasonality,
+#: exponential work of mean 1 hour at 1 casework hour a day (so mu = 1 a day),
+#: no minimum duration, no starting caseload, no front-door closures, no override.
+QUEUE = [
+    "service.teams=1",
+    "service.triage_staff=null",
+    "service.hours_per_day=1",
+    "service.casework_share=1",
+    "service.fte=1",
+    "service.productivity=1",
+    "service.initial_caseload=0",
+    "service.initial_unallocated_per_team=0",
+    "demand.seasonality=[1,1,1,1,1,1,1,1,1,1,1,1]",
+    "demand.trend_per_year=0",
+    "demand.urgent_share=0",
+    "demand.workload_distribution=exponential",
+    "demand.hours_standard=1",
+    "demand.hours_urgent=1",
+    "demand.min_days_standard=0",
+    "demand.min_days_urgent=0",
+    "demand.min_days_spread=0",
+    "demand.not_in_need_share=0.3",
+    "policy.override_after_days=null",
+    "policy.front_door_closure_share=0",
+    "run.progress=false",
+]
+
+
+def queue_config(servers: int, arrivals_per_day: float, cap: int | None, *extra: str):
+    """The textbook queue with ``servers`` workers and Poisson arrivals at ``arrivals_per_day``."""
+    cap_value = "null" if cap is None else str(cap)
+    return load_config(
+        [
+            *QUEUE,
+            f"service.workers_per_team={servers}",
+            f"demand.referrals_per_year={arrivals_per_day * 253}",
+            f"policy.caseload_cap={cap_value}",
+            *extra,
+        ]
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hydra():
+    """Each test composes its own configs."""
+    GlobalHydra.instance().clear()
+    yield
+    GlobalHydra.instance().clear()

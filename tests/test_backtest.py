@@ -1,0 +1,50 @@
+"""Back-test: the model's outputs against stored expected results, and the default against published ranges.
+
+If a change to the model is meant to move the results, regenerate the stored table with
+``python tests/test_backtest.py`` and say why in the commit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simservice.config import load_config
+from simservice.runner import run_scenario
+
+EXPECTED = Path(__file__).parent / "expected" / "backtest_summary.csv"
+BACKTEST = ["demand.referrals_per_year=3000", "run.replications=3", "run.years=1", "run.warmup_years=0.5", "run.seed=7", "run.progress=false"]
+
+
+def backtest_summary() -> pd.DataFrame:
+    return run_scenario(load_config(BACKTEST)).summary
+
+
+def test_outputs_match_the_stored_back_test():
+    expected = pd.read_csv(EXPECTED)
+    pd.testing.assert_frame_equal(backtest_summary(), expected, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def default_summary():
+    return run_scenario(load_config(["run.jobs=2", "run.progress=false"])).summary.set_index("kpi")["mean"]
+
+
+def test_default_scenario_is_plausible_for_an_english_la(default_summary):
+    s = default_summary
+    # Southampton: 2,598 referrals (year to March 2019); 12.7 % closed at the front door.
+    assert s["referrals"] == pytest.approx(2600, rel=0.03)
+    assert s["closed_at_front_door_pct"] == pytest.approx(12.7, abs=1.0)
+    # England completes about 8 in 10 assessments within 45 working days; a stretched service fewer.
+    assert 70 <= s["within_45_days_pct"] <= 99
+    assert 15 <= s["days_to_assessment_median"] <= 40
+    # Caseloads near, and mostly under, the cap of 18.
+    assert 8 <= s["caseload_mean"] <= 18
+    assert s["caseload_p90"] <= 20
+
+
+if __name__ == "__main__":
+    backtest_summary().to_csv(EXPECTED, index=False)
+    print(f"wrote {EXPECTED}")

@@ -1,0 +1,144 @@
+"""The ``simservice`` command as a user types it: outputs, overrides, bad input and interruption."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simservice.kpis import KPI_UNITS
+
+SMALL = ["run.replications=2", "run.years=1", "run.warmup_years=0.5", "run.progress=false"]
+REQUIRED_KPIS = [
+    "referrals",
+    "assessments_completed",
+    "unallocated_mean",
+    "unallocated_peak",
+    "days_to_allocation_median",
+    "days_to_assessment_median",
+    "days_to_assessment_p90",
+    "within_45_days_pct",
+    "caseload_mean",
+    "caseload_p90",
+]
+
+
+def simservice(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "simservice.app", *args], cwd=cwd, capture_output=True, text=True, timeout=300, **kwargs
+    )
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    done = simservice(*SMALL, f"hydra.run.dir={out}", cwd=out)
+    assert done.returncode == 0, done.stderr
+    return out, done
+
+
+def test_run_writes_every_output(small_run):
+    out, done = small_run
+    for name in ("summary.csv", "kpis_by_replication.csv", "timeseries.csv", "cases.parquet"):
+        assert (out / name).stat().st_size > 0, name
+    for name in ("unallocated.png", "days_to_assessment.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert not list(out.glob(".partial-*"))
+    assert "within_45_days_pct" in done.stdout
+
+
+def test_summary_has_every_kpi_with_an_interval(small_run):
+    out, _ = small_run
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary.columns) == ["kpi", "mean", "ci_low", "ci_high", "unit"]
+    assert set(REQUIRED_KPIS) <= set(summary["kpi"])
+    assert list(summary["kpi"]) == list(KPI_UNITS)
+    finite = summary.dropna()
+    assert (finite["ci_low"] <= finite["mean"]).all() and (finite["mean"] <= finite["ci_high"]).all()
+
+
+def test_per_replication_series_and_case_files_agree(small_run):
+    out, _ = small_run
+    kpis = pd.read_csv(out / "kpis_by_replication.csv")
+    series = pd.read_csv(out / "timeseries.csv")
+    cases = pd.read_parquet(out / "cases.parquet")
+    assert sorted(kpis["replication"]) == [0, 1]
+    assert set(series["replication"]) == set(cases["replication"]) == {0, 1}
+    # Referrals a day in the series add up to the referrals in the case records.
+    reported = cases[~cases.starting_state]
+    assert series["referrals"].sum() == len(reported)
+    summary = pd.read_csv(out / "summary.csv").set_index("kpi")
+    assert summary.loc["referrals", "mean"] == pytest.approx(kpis["referrals"].mean())
+
+
+@pytest.mark.parametrize(
+    ("override", "setting"),
+    [
+        ("demand.referrals_per_year=-5", "demand.referrals_per_year"),
+        ("policy.caseload_cap=0", "policy.caseload_cap"),
+        ("policy.front_door_closure_share=1.5", "policy.front_door_closure_share"),
+        ("demand.urgent_share=-0.1", "demand.urgent_share"),
+        ("policy.no_such_setting=3", "policy.no_such_setting"),
+        ("service.teams=four", "service.teams"),
+        ("run.replications=2,0", "run.replications"),  # a sweep: every value is checked first
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path, override, setting):
+    args = [*SMALL, override, f"hydra.run.dir={tmp_path}", f"hydra.sweep.dir={tmp_path}"]
+    done = simservice(*(["-m", *args] if "," in override else args), cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    value = override.split("=", 1)[1].split(",")[-1]
+    assert setting in lines[0] and value in lines[0], lines[0]
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "summary.csv").exists()
+
+
+def test_interrupted_run_leaves_no_summary(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simservice.app", "run.replications=200", "run.progress=false", f"hydra.run.dir={tmp_path}"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while not (tmp_path / ".hydra").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert "Traceback" not in stderr
+    assert "interrupted" in stderr
+    assert not (tmp_path / "summary.csv").exists()
+
+
+def test_failed_write_leaves_no_summary(tmp_path, monkeypatch):
+    from simservice import figures
+    from simservice.api import run
+
+    results = run([*SMALL, "run.replications=1"], progress=False)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(figures, "days_to_assessment", broken)
+    from simservice.outputs import write_outputs
+
+    with pytest.raises(OSError):
+        write_outputs(results, tmp_path)
+    assert not (tmp_path / "summary.csv").exists()
+    assert not list(tmp_path.glob(".partial-*"))
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "simservice"
+    assert script.exists() or os.environ.get("SIMSERVICE_NO_SCRIPT")
