@@ -15,7 +15,14 @@ from simservice.config import load_config
 from simservice.runner import run_scenario
 
 EXPECTED = Path(__file__).parent / "expected" / "backtest_summary.csv"
-BACKTEST = ["demand.referrals_per_year=3000", "run.replications=3", "run.years=1", "run.warmup_years=0.5", "run.seed=7", "run.progress=false"]
+BACKTEST = [
+    "demand.referrals_per_year=3000",
+    "run.replications=3",
+    "run.years=1",
+    "run.warmup_years=0.5",
+    "run.seed=7",
+    "run.progress=false",
+]
 
 
 def backtest_summary() -> pd.DataFrame:

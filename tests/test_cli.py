@@ -103,7 +103,14 @@ def test_bad_input_is_one_clear_line(tmp_path, override, setting):
 
 def test_interrupted_run_leaves_no_summary(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "simservice.app", "run.replications=200", "run.progress=false", f"hydra.run.dir={tmp_path}"],
+        [
+            sys.executable,
+            "-m",
+            "simservice.app",
+            "run.replications=200",
+            "run.progress=false",
+            f"hydra.run.dir={tmp_path}",
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -66,7 +66,13 @@ def test_out_of_range_values_name_the_setting(override, setting):
 
 def test_team_shares_route_the_area():
     config = load_config(
-        ["service.teams=2", "service.team_shares=[0.8,0.2]", "run.years=1", "run.warmup_years=0", "policy.caseload_cap=null"]
+        [
+            "service.teams=2",
+            "service.team_shares=[0.8,0.2]",
+            "run.years=1",
+            "run.warmup_years=0",
+            "policy.caseload_cap=null",
+        ]
     )
     cases = Service(config).run().cases
     routed = cases[cases.team.notna() & ~cases.starting_state]
