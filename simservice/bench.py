@@ -40,26 +40,43 @@ def bare_mmc(arrivals: int, servers: int, utilisation: float = 0.9, seed: int = 
     return time.perf_counter() - start
 
 
+#: The same scenario with the workforce dynamics, re-referrals and the long-term teams switched off.
+FIXED_STAFF = ["workforce=fixed", "demand.rereferral_probability=0", "service.long_term_places=null"]
+
+
+def time_model(overrides: list[str], repeats: int) -> tuple[float, int]:
+    """Fastest of ``repeats`` replications (building and running), and the referrals it simulated."""
+    config = load_config(overrides)
+    best, referrals = float("inf"), 0
+    for repeat in range(repeats):
+        start = time.perf_counter()
+        service = Service(config, replication=repeat)
+        service.run()
+        best = min(best, time.perf_counter() - start)
+        referrals = len(service.cases)
+    return best, referrals
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="config overrides, as for the simservice command")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each; the fastest counts")
     args = parser.parse_args(argv)
     config = load_config(args.overrides)
-
-    model_best, referrals = float("inf"), 0
-    for repeat in range(args.repeats):
-        start = time.perf_counter()
-        service = Service(config, replication=repeat)
-        service.run()
-        model_best = min(model_best, time.perf_counter() - start)
-        referrals = len(service.cases)
+    model_best, referrals = time_model(args.overrides, args.repeats)
+    fixed_best, fixed_referrals = time_model([*args.overrides, *FIXED_STAFF], args.repeats)
     servers = config.service.teams * config.service.workers_per_team
     bare_best = min(bare_mmc(referrals, servers, seed=repeat) for repeat in range(args.repeats))
 
     years = config.run.warmup_years + config.run.years
+    per = referrals / model_best
     print(f"scenario: {config.service.name}, {years:g} simulated years, {referrals:,} referrals")
-    print(f"simservice: {model_best:.3f} s for one replication, {referrals / model_best:,.0f} referrals/s")
+    print(f"simservice: {model_best:.3f} s for one replication, {per:,.0f} referrals/s")
+    print(
+        f"simservice, fixed staff (no workforce dynamics): {fixed_best:.3f} s, "
+        f"{fixed_referrals / fixed_best:,.0f} referrals/s; the dynamics cost "
+        f"{(model_best / referrals) / (fixed_best / fixed_referrals):.2f}x per referral"
+    )
     print(f"bare SimPy M/M/{servers}: {bare_best:.3f} s, {referrals / bare_best:,.0f} referrals/s")
     print(f"per-referral cost vs bare SimPy: {model_best / bare_best:.2f}x")
 

@@ -67,6 +67,9 @@ class ServiceConfig:
     productivity: float = MISSING
     initial_caseload: float = MISSING
     initial_unallocated_per_team: int = MISSING
+    handover_days: float = MISSING
+    long_term_places: Optional[int] = MISSING
+    long_term_mean_days: float = MISSING
 
     def __post_init__(self) -> None:
         if _incomplete(self):
@@ -103,6 +106,10 @@ class ServiceConfig:
         _positive("service.productivity", self.productivity)
         _non_negative("service.initial_caseload", self.initial_caseload)
         _non_negative("service.initial_unallocated_per_team", self.initial_unallocated_per_team)
+        _non_negative("service.handover_days", self.handover_days)
+        if self.long_term_places is not None:
+            _non_negative("service.long_term_places", self.long_term_places)
+        _positive("service.long_term_mean_days", self.long_term_mean_days)
 
     @property
     def casework_hours_per_day(self) -> float:
@@ -142,6 +149,8 @@ class DemandConfig:
     min_days_urgent: float = MISSING
     min_days_spread: float = MISSING
     not_in_need_share: float = MISSING
+    rereferral_probability: float = MISSING
+    rereferral_mean_days: float = MISSING
 
     def __post_init__(self) -> None:
         if _incomplete(self):
@@ -185,6 +194,8 @@ class DemandConfig:
         _non_negative("demand.min_days_urgent", self.min_days_urgent)
         _share("demand.min_days_spread", self.min_days_spread)
         _share("demand.not_in_need_share", self.not_in_need_share)
+        _share("demand.rereferral_probability", self.rereferral_probability)
+        _positive("demand.rereferral_mean_days", self.rereferral_mean_days)
 
 
 @dataclass(frozen=True)
@@ -215,6 +226,120 @@ class PolicyConfig:
             "must be a whole number of at least 1",
         )
         _share("policy.front_door_closure_share", self.front_door_closure_share)
+
+
+@dataclass(frozen=True)
+class WorkforceConfig:
+    """Who holds the posts and how that changes: leaving, vacancies, agency cover, sickness and stress."""
+
+    # The posts at the start of the run, as shares of the establishment.
+    start_agency_share: float = MISSING
+    start_newly_qualified_share: float = MISSING
+    start_vacant_share: float = MISSING
+    # Leaving: a hazard a year by contract, raised by stress, then a notice period.
+    leaving_per_year_permanent: float = MISSING
+    leaving_per_year_newly_qualified: float = MISSING
+    leaving_per_year_agency: float = MISSING
+    stress_leaving_effect: float = MISSING
+    notice_days_permanent: float = MISSING
+    notice_days_agency: float = MISSING
+    # Vacancies: permanent recruitment and agency cover.
+    recruitment_days: float = MISSING
+    recruitment_failure_share: float = MISSING
+    recruits_newly_qualified_share: float = MISSING
+    agency_allowed: bool = MISSING
+    agency_max_share: float = MISSING
+    agency_start_days: float = MISSING
+    # Newly qualified social workers: a protected caseload in their first year.
+    newly_qualified_days: float = MISSING
+    newly_qualified_caseload_share: float = MISSING
+    newly_qualified_productivity: float = MISSING
+    # Case transfers.
+    transfer_hours: float = MISSING
+    transfer_progress_lost: float = MISSING
+    # Sickness: short episodes and long stress-related ones.
+    short_sickness_per_year: float = MISSING
+    short_sickness_mean_days: float = MISSING
+    long_sickness_per_year: float = MISSING
+    long_sickness_mean_days: float = MISSING
+    stress_sickness_effect: float = MISSING
+    reallocate_after_days: float = MISSING
+    # Stress and burnout.
+    manageable_caseload: float = MISSING
+    stress_rise_days: float = MISSING
+    stress_recovery_days: float = MISSING
+    stress_productivity_effect: float = MISSING
+    burnout_threshold: float = MISSING
+
+    def __post_init__(self) -> None:
+        if _incomplete(self):
+            return
+        for name in ("start_agency_share", "start_newly_qualified_share", "start_vacant_share"):
+            _share(f"workforce.{name}", getattr(self, name))
+        starting = self.start_agency_share + self.start_newly_qualified_share + self.start_vacant_share
+        _require(
+            starting <= 1.0 + 1e-9,
+            "workforce.start_agency_share",
+            self.start_agency_share,
+            "with start_newly_qualified_share and start_vacant_share must add up to at most 1",
+        )
+        for name in (
+            "leaving_per_year_permanent",
+            "leaving_per_year_newly_qualified",
+            "leaving_per_year_agency",
+            "stress_leaving_effect",
+            "notice_days_permanent",
+            "notice_days_agency",
+            "agency_start_days",
+            "newly_qualified_days",
+            "transfer_hours",
+            "short_sickness_per_year",
+            "long_sickness_per_year",
+            "stress_sickness_effect",
+            "reallocate_after_days",
+        ):
+            _non_negative(f"workforce.{name}", getattr(self, name))
+        for name in (
+            "recruitment_days",
+            "short_sickness_mean_days",
+            "long_sickness_mean_days",
+            "manageable_caseload",
+            "stress_rise_days",
+            "stress_recovery_days",
+        ):
+            _positive(f"workforce.{name}", getattr(self, name))
+        _require(
+            self.recruitment_failure_share < 1,
+            "workforce.recruitment_failure_share",
+            self.recruitment_failure_share,
+            "must be a share from 0 up to, but not including, 1",
+        )
+        for name in (
+            "recruitment_failure_share",
+            "recruits_newly_qualified_share",
+            "agency_max_share",
+            "transfer_progress_lost",
+            "stress_productivity_effect",
+        ):
+            _share(f"workforce.{name}", getattr(self, name))
+        _require(
+            0 < self.newly_qualified_caseload_share <= 1,
+            "workforce.newly_qualified_caseload_share",
+            self.newly_qualified_caseload_share,
+            "must be a share above 0 and at most 1",
+        )
+        _require(
+            0 < self.newly_qualified_productivity <= 1,
+            "workforce.newly_qualified_productivity",
+            self.newly_qualified_productivity,
+            "must be above 0 and at most 1",
+        )
+        _require(
+            0 < self.burnout_threshold <= 1,
+            "workforce.burnout_threshold",
+            self.burnout_threshold,
+            "must be a stress level above 0 and at most 1",
+        )
 
 
 @dataclass(frozen=True)
@@ -281,6 +406,7 @@ class Config:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     demand: DemandConfig = field(default_factory=DemandConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    workforce: WorkforceConfig = field(default_factory=WorkforceConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 

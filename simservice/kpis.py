@@ -37,6 +37,17 @@ KPI_UNITS = {
     "caseload_p90": "cases per worker",
     "caseload_max": "cases per worker",
     "allocated_over_cap_pct": "%",
+    "transfers_per_case": "transfers per assessment",
+    "children_2plus_workers_pct": "%",
+    "turnover_pct": "%",
+    "agency_pct": "%",
+    "vacancy_pct": "%",
+    "caseload_dfe": "cases per case-holding FTE",
+    "absence_pct": "%",
+    "sickness_days_per_fte": "days per FTE per year",
+    "stress_mean": "0 (none) to 1 (full)",
+    "burnout_episodes": "per year",
+    "rereferral_pct": "%",
 }
 
 
@@ -49,7 +60,7 @@ def replication_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, flo
     allocated = cases[cases["allocated_day"] >= start]
     completed = cases[cases["completed_day"] >= start]
     days = daily[~daily["warmup"]]
-    loads = result.caseloads[result.caseloads[:, 0] >= start, 1] if len(result.caseloads) else np.array([])
+    loads = result.caseloads[result.caseloads[:, 0] >= start, 1]
     waits = completed["days_to_assessment"]
     return {
         "referrals": len(referred) / run.years,
@@ -70,6 +81,37 @@ def replication_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, flo
         "caseload_p90": float(np.percentile(loads, 90)) if loads.size else math.nan,
         "caseload_max": loads.max() if loads.size else math.nan,
         "allocated_over_cap_pct": _pct(allocated["allocated_over_cap"]),
+        "transfers_per_case": completed["transfers"].mean(),
+        "children_2plus_workers_pct": _pct(completed["social_workers"] >= 2),
+        **workforce_kpis(result, run),
+        "rereferral_pct": _pct(referred["rereferral_within_12_months"]),
+    }
+
+
+def workforce_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, float]:
+    """The workforce measures DfE publishes, computed the DfE way, plus stress and burnout."""
+    start = run.warmup_days
+    days = result.daily[~result.daily["warmup"]]
+    staff = result.staff
+    in_post = days["in_post_fte"].mean()
+    agency = days["agency_fte"].mean()
+    vacant = days["vacant_fte"].mean()
+    leavers = staff[(staff["left_day"] >= start) & (staff["left_because"] == "resigned")]
+    employees = staff[staff["contract"] != "agency"]
+    sick_days = employees["sick_days_reported"].sum() / run.years
+    holders = days["case_holder_fte"].to_numpy()
+    held = days["cases_held"].to_numpy()
+    return {
+        # turnover = leavers / in-post FTE; agency rate = agency / (agency + in post);
+        # vacancy rate = vacancies / (vacancies + in post); caseload = cases / case-holder FTE.
+        "turnover_pct": 100.0 * leavers["fte"].sum() / run.years / in_post if in_post else math.nan,
+        "agency_pct": 100.0 * agency / (agency + in_post) if agency + in_post else math.nan,
+        "vacancy_pct": 100.0 * vacant / (vacant + in_post) if vacant + in_post else math.nan,
+        "caseload_dfe": float(np.mean(held[holders > 0] / holders[holders > 0])) if (holders > 0).any() else math.nan,
+        "absence_pct": 100.0 * sick_days / (in_post * run.days_per_year) if in_post else math.nan,
+        "sickness_days_per_fte": sick_days / in_post if in_post else math.nan,
+        "stress_mean": days["stress_mean"].mean(),
+        "burnout_episodes": days["burnout_episodes"].sum() / run.years,
     }
 
 

@@ -17,8 +17,9 @@ AWAITING_TRIAGE = "awaiting_triage"
 CLOSED_AT_FRONT_DOOR = "closed_at_front_door"
 UNALLOCATED = "unallocated"
 ALLOCATED = "allocated"
-COMPLETED = "completed"
-STATES = (AWAITING_TRIAGE, CLOSED_AT_FRONT_DOOR, UNALLOCATED, ALLOCATED, COMPLETED)
+AWAITING_LONG_TERM = "awaiting_long_term_team"  # assessed, still on the assessment worker's caseload
+COMPLETED = "completed"  # assessed: closed, or moved on to a long-term team
+STATES = (AWAITING_TRIAGE, CLOSED_AT_FRONT_DOOR, UNALLOCATED, ALLOCATED, AWAITING_LONG_TERM, COMPLETED)
 
 URGENT, STANDARD = 0, 1
 
@@ -46,9 +47,27 @@ class Case:
         "allocated",
         "completed",
         "over_cap",
+        "workers",
+        "transfers",
+        "epoch",
+        "referral_number",
+        "previous_referral",
+        "moved_on",
     )
 
-    def __init__(self, case_id, priority, hours, min_days, deadline, not_in_need, referred, initial=False):
+    def __init__(
+        self,
+        case_id,
+        priority,
+        hours,
+        min_days,
+        deadline,
+        not_in_need,
+        referred,
+        initial=False,
+        referral_number=1,
+        previous_referral=float("nan"),
+    ):
         self.id = case_id
         self.priority = priority
         self.hours = hours
@@ -65,6 +84,12 @@ class Case:
         self.allocated = float("nan")
         self.completed = float("nan")
         self.over_cap = False
+        self.workers = 0  # social workers the child has had
+        self.transfers = 0
+        self.epoch = 0  # bumped at every move, so stale timers know to do nothing
+        self.referral_number = referral_number
+        self.previous_referral = previous_referral  # day of this child's previous referral
+        self.moved_on = float("nan")  # day the child left the assessment worker's caseload
 
     @property
     def outcome(self) -> str | None:
@@ -120,16 +145,22 @@ class Team:
 
     def receive(self, case: Case) -> None:
         """A case joins the queue and is allocated at once if a worker has room under the cap."""
+        self.requeue(case)
+        self.allocate()
+
+    def requeue(self, case: Case) -> None:
+        """A case waits in the unallocated queue, in its place by urgency and age."""
         case.state = UNALLOCATED
         case.team = self.id
+        case.worker = None
+        case.epoch += 1
         heappush(self.queue, (case.priority, case.referred, case.id, case))
-        self.allocate()
 
     def allocate(self) -> None:
         """Give waiting cases to the workers with most room, while anyone is under the cap."""
         queue = self.queue
         while queue:
-            worker = self._least_loaded(self.cap)
+            worker = self.least_loaded(self.cap)
             if worker is None:
                 return
             worker.take(heappop(queue)[3])
@@ -143,20 +174,21 @@ class Team:
             return
         taken = set()
         for item in overdue:
-            worker = self._least_loaded(self.ceiling)
+            worker = self.least_loaded(self.ceiling)
             if worker is None:
                 break
-            item[3].over_cap = len(worker.caseload) >= self.cap
+            item[3].over_cap = worker.load >= self.cap * worker.cap_share
             worker.take(item[3])
             taken.add(item[2])
         if taken:
             self.queue = [item for item in self.queue if item[2] not in taken]
             heapify(self.queue)
 
-    def _least_loaded(self, limit: float) -> Worker | None:
-        best, best_load = None, limit
+    def least_loaded(self, limit: float) -> Worker | None:
+        """The worker at work with the fewest cases, if any is below ``limit`` (scaled by their protection)."""
+        best, best_share = None, 1.0
         for worker in self.workers:
-            load = len(worker.caseload)
-            if load < best_load and worker.available:
-                best, best_load = worker, load
+            share = worker.load / (limit * worker.cap_share)
+            if share < best_share and worker.available:
+                best, best_share = worker, share
         return best

@@ -9,8 +9,13 @@ from simservice.config import load_config
 
 #: A service reduced to a textbook queue: one team, instant triage, no seasonality,
 #: exponential work of mean 1 hour at 1 casework hour a day (so mu = 1 a day),
-#: no minimum duration, no starting caseload, no front-door closures, no override.
+#: no minimum duration, no starting caseload, no front-door closures, no override,
+#: and every dynamic off: a fixed staff, no re-referrals, no hand-over, unlimited long-term places.
 QUEUE = [
+    "workforce=fixed",
+    "demand.rereferral_probability=0",
+    "service.handover_days=0",
+    "service.long_term_places=null",
     "service.teams=1",
     "service.triage_staff=null",
     "service.hours_per_day=1",

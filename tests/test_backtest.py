@@ -49,7 +49,18 @@ def test_default_scenario_is_plausible_for_an_english_la(default_summary):
     assert 15 <= s["days_to_assessment_median"] <= 40
     # Caseloads near, and mostly under, the cap of 18.
     assert 8 <= s["caseload_mean"] <= 18
-    assert s["caseload_p90"] <= 20
+    assert s["caseload_p90"] <= 22
+
+
+def test_default_workforce_is_plausible_for_an_english_la(default_summary):
+    """DfE CSWW ranges for an English LA: turnover 10-20 %, agency 10-25 %, absence 2.5-5 %, caseload 14-22."""
+    s = default_summary
+    assert 10 <= s["turnover_pct"] <= 20
+    assert 10 <= s["agency_pct"] <= 25
+    assert 2.5 <= s["absence_pct"] <= 5
+    assert 14 <= s["caseload_dfe"] <= 22
+    # Re-referrals within 12 months: Southampton 17 % (2019), England 22-23 %.
+    assert 12 <= s["rereferral_pct"] <= 25
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ def test_promised_override_names_work(name, value):
 def test_default_scenario_is_southampton_like():
     config = load_config()
     assert config.service.teams == 4
-    assert 2500 <= config.demand.referrals_per_year <= 2700
+    # Referrals from outside plus re-referrals make Southampton's ~2,600 (checked in test_backtest.py).
+    assert 1500 <= config.demand.referrals_per_year <= 2700
     assert config.run.replications >= 5 and config.run.years >= 3 and config.run.warmup_years > 0
 
 
