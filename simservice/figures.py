@@ -27,6 +27,42 @@ def _band(daily: pd.DataFrame, column: str, days_per_week: int = 5) -> pd.DataFr
     )
 
 
+def _weekly_mean(daily: pd.DataFrame, columns: list[str], days_per_week: int = 5) -> pd.DataFrame:
+    """Mean across replications, week by week, of several columns."""
+    weekly = daily.assign(week=daily["day"] // days_per_week)
+    return weekly.groupby("week")[["year", *columns]].mean()
+
+
+def workforce_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> plt.Figure:
+    """Who holds the posts week by week, how many are off sick, and how stressed they are."""
+    week = _weekly_mean(daily, ["permanent", "newly_qualified", "agency", "vacant_posts", "off_sick", "stress_mean"])
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(9, 6.5), sharex=True, layout="constrained", gridspec_kw={"height_ratios": [2, 1]}
+    )
+    top.stackplot(
+        week["year"],
+        week["permanent"],
+        week["newly_qualified"],
+        week["agency"],
+        labels=["permanent", "newly qualified", "agency"],
+        colors=["tab:blue", "tab:cyan", "tab:orange"],
+        alpha=0.8,
+    )
+    top.plot(week["year"], week["vacant_posts"], color="black", lw=1.2, label="posts empty")
+    top.plot(week["year"], week["off_sick"], color="tab:red", lw=1.2, label="off sick")
+    top.set_ylabel("workers in post (mean of replications)")
+    top.set_title(title)
+    top.legend(loc="lower left", frameon=True, ncols=3, fontsize="small")
+    bottom.plot(week["year"], week["stress_mean"], color="tab:purple")
+    bottom.set_ylabel("mean stress\n(0 none, 1 full)")
+    bottom.set_ylim(0, 1)
+    bottom.set_xlabel("years from the start of the reported period")
+    for ax in (top, bottom):
+        if run.warmup_years > 0:
+            ax.axvspan(-run.warmup_years, 0, color="0.9", zorder=0)
+    return fig
+
+
 def unallocated_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> plt.Figure:
     """Unallocated cases week by week: the mean of the replications and the spread between them."""
     band = _band(daily, "unallocated")

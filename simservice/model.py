@@ -66,6 +66,14 @@ class ReplicationResult:
     transfers: pd.DataFrame  # one row per case transfer
 
 
+@dataclass(frozen=True)
+class PastReferral:
+    """A child referred before the run began, known only by what a re-referral needs."""
+
+    referral_number: int
+    referred: float
+
+
 class CaseDraws:
     """The streams that give a referral its urgency, workload, minimum days and outcome."""
 
@@ -132,7 +140,9 @@ class Service:
         return self.workforce.staff
 
     # -- demand ------------------------------------------------------------------------------------
-    def _new_case(self, referred: float, draws: CaseDraws, initial: bool = False, previous: Case | None = None) -> Case:
+    def _new_case(
+        self, referred: float, draws: CaseDraws, initial: bool = False, previous: Case | PastReferral | None = None
+    ) -> Case:
         urgency = URGENT if draws.priority() < self.config.demand.urgent_share else STANDARD
         hours = self._hours.hours(urgency, draws.workload())
         min_days = self._min_days[urgency] * (1.0 + self._min_days_spread * (2.0 * draws.visits() - 1.0))
@@ -158,14 +168,14 @@ class Service:
             yield env.timeout(day - env.now)
             refer(self._new_case(day, draws))
 
-    def _closed(self, case: Case) -> None:
+    def _closed(self, case: Case | PastReferral) -> None:
         """A child's involvement ends; some come back later (re-referral)."""
         demand = self.config.demand
         if self._rereferral.next() < demand.rereferral_probability:
             delay = demand.rereferral_mean_days * self._rereferral_delay.next()
             self.env.timeout(delay).callbacks.append(lambda _event: self._rerefer(case))
 
-    def _rerefer(self, previous: Case) -> None:
+    def _rerefer(self, previous: Case | PastReferral) -> None:
         self.front_door.refer(self._new_case(self.env.now, self._returning, previous=previous))
 
     # -- front door and routing --------------------------------------------------------------------
@@ -236,7 +246,7 @@ class Service:
             if team is not None:
                 team.allocate()
 
-    def _long_term_ends(self, case: Case) -> None:
+    def _long_term_ends(self, case: Case | PastReferral) -> None:
         self.long_term_children -= 1
         self._closed(case)
         self._move_to_long_term()
@@ -298,11 +308,29 @@ class Service:
             self.long_term_children = int(0.9 * service.long_term_places)
             for _ in range(self.long_term_children):
                 stay = service.long_term_mean_days * rng.standard_exponential()
-                self.env.timeout(stay).callbacks.append(lambda _event: self._starting_long_term_ends())
+                self.env.timeout(stay).callbacks.append(lambda _event: self._long_term_ends(PastReferral(1, -60.0)))
+        self._returns_from_before(rng)
 
-    def _starting_long_term_ends(self) -> None:
-        self.long_term_children -= 1
-        self._move_to_long_term()
+    def _returns_from_before(self, rng: np.random.Generator) -> None:
+        """Children closed before the run come back during it, so re-referrals start at their usual level.
+
+        In a steady state every referral closes once and returns with probability p, so
+        all referrals arrive at the outside rate / (1 - p). Closures at the front door and
+        after an assessment (not in need) over the six mean delays before the start are
+        drawn, and those whose return falls after the start are scheduled.
+        """
+        demand, policy = self.config.demand, self.config.policy
+        p, mean = demand.rereferral_probability, demand.rereferral_mean_days
+        if p == 0 or p == 1:
+            return
+        closing = policy.front_door_closure_share + (1 - policy.front_door_closure_share) * demand.not_in_need_share
+        per_day = monthly_rates(demand, self.config.run)[:12].mean() / (1 - p) * closing
+        window = 6 * mean
+        closed = -window * rng.random(rng.poisson(per_day * window))
+        back = closed + mean * rng.standard_exponential(closed.size)
+        returning = (rng.random(closed.size) < p) & (back > 0)
+        for day, referred in sorted(zip(back[returning].tolist(), closed[returning].tolist(), strict=True)):
+            self.env.timeout(day).callbacks.append(lambda _event, r=referred: self._rerefer(PastReferral(1, r)))
 
     # -- the working day ---------------------------------------------------------------------------
     def _working_days(self):

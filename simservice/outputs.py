@@ -18,7 +18,10 @@ FILES = {
     "kpis_by_replication.csv": "one row per replication, one column per KPI",
     "timeseries.csv": "one row per replication and working day: queues, caseloads and flows",
     "cases.parquet": "one row per referral and replication: its dates, waits, worker and outcome",
+    "staff.csv": "one row per person who held a post, per replication: contract, dates, why they left, sick days",
+    "transfers.csv": "one row per case transfer: day, case, from and to worker, reason",
     "unallocated.png": "unallocated cases over time, mean and spread across replications",
+    "workforce.png": "workers in post by contract, empty posts, off sick and mean stress over time",
     "days_to_assessment.png": "distribution of days from referral to completed assessment, with the 45-day line",
     "summary.csv": "one row per KPI: mean and 95 % confidence interval across replications",
 }
@@ -35,8 +38,11 @@ def write_outputs(results: Results, out_dir: Path) -> list[Path]:
         results.kpis.to_csv(staging / "kpis_by_replication.csv", index=False)
         results.daily.to_csv(staging / "timeseries.csv", index=False, float_format="%.6g")
         results.cases.to_parquet(staging / "cases.parquet", index=False)
+        results.staff.to_csv(staging / "staff.csv", index=False)
+        results.transfers.to_csv(staging / "transfers.csv", index=False)
         for name, fig in (
             ("unallocated.png", figures.unallocated_over_time(results.daily, run, title)),
+            ("workforce.png", figures.workforce_over_time(results.daily, run, title)),
             ("days_to_assessment.png", figures.days_to_assessment(results.cases, run, title)),
         ):
             fig.savefig(staging / name, dpi=110)

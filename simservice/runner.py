@@ -20,13 +20,15 @@ from .model import ReplicationResult, simulate
 
 @dataclass(frozen=True)
 class Results:
-    """A scenario's results: the summary table, KPIs by replication, the daily series and every case."""
+    """A scenario's results: the summary table, KPIs by replication, the daily series, every case and every worker."""
 
     config: Config
     summary: pd.DataFrame
     kpis: pd.DataFrame
     daily: pd.DataFrame
     cases: pd.DataFrame
+    staff: pd.DataFrame
+    transfers: pd.DataFrame
 
 
 def _replicate(config: Config, replication: int) -> tuple[ReplicationResult, dict]:
@@ -61,4 +63,8 @@ def run_scenario(config: Config, progress: bool | None = None, label: str = "rep
         kpis=kpis,
         daily=pd.concat([res.daily for res, _ in outputs], ignore_index=True),
         cases=pd.concat([res.cases for res, _ in outputs], ignore_index=True),
+        staff=pd.concat([res.staff for res, _ in outputs], ignore_index=True),
+        transfers=pd.concat(
+            [res.transfers.assign(replication=res.replication) for res, _ in outputs], ignore_index=True
+        ),
     )

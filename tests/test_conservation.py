@@ -12,7 +12,7 @@ from simservice.pathway import STATES
 
 @st.composite
 def small_services(draw):
-    """Random small services: any mix of teams, caps, triage, overrides, bulges and starting states."""
+    """Random small services: teams, caps, triage, overrides, bulges, starting states and workforce churn."""
     teams = draw(st.integers(1, 3))
     cap = draw(st.one_of(st.none(), st.integers(1, 6)))
     overrides = [
@@ -30,6 +30,24 @@ def small_services(draw):
         f"policy.override_after_days={draw(st.sampled_from(['null', '0', '3', '10']))}",
         f"policy.override_ceiling={draw(st.integers(1, 10))}",
         f"policy.front_door_closure_share={draw(st.floats(0, 1))}",
+        # The workforce and what follows assessment, often at extreme rates so every move happens.
+        f"workforce.start_agency_share={draw(st.sampled_from([0, 0.2, 0.5]))}",
+        f"workforce.start_newly_qualified_share={draw(st.sampled_from([0, 0.2, 0.4]))}",
+        f"workforce.start_vacant_share={draw(st.sampled_from([0, 0.1]))}",
+        f"workforce.leaving_per_year_permanent={draw(st.sampled_from([0, 0.15, 3]))}",
+        f"workforce.leaving_per_year_agency={draw(st.sampled_from([0, 1, 6]))}",
+        f"workforce.recruitment_days={draw(st.sampled_from([5, 40, 120]))}",
+        f"workforce.agency_allowed={draw(st.booleans())}",
+        f"workforce.agency_start_days={draw(st.sampled_from([0, 3, 10]))}",
+        f"workforce.short_sickness_per_year={draw(st.sampled_from([0, 2, 20]))}",
+        f"workforce.long_sickness_per_year={draw(st.sampled_from([0, 0.05, 2]))}",
+        f"workforce.reallocate_after_days={draw(st.sampled_from([0, 2, 10]))}",
+        f"workforce.newly_qualified_days={draw(st.sampled_from([5, 253]))}",
+        f"service.handover_days={draw(st.sampled_from([0, 3, 25]))}",
+        f"service.long_term_places={draw(st.sampled_from(['null', '0', '5', '50']))}",
+        f"service.long_term_mean_days={draw(st.sampled_from([5, 60]))}",
+        f"demand.rereferral_probability={draw(st.sampled_from([0, 0.3, 0.9]))}",
+        f"demand.rereferral_mean_days={draw(st.sampled_from([2, 30]))}",
         "run.years=0.25",
         f"run.warmup_years={draw(st.sampled_from([0, 0.25]))}",
         f"run.seed={draw(st.integers(0, 1000))}",
@@ -52,8 +70,16 @@ def audit(service: Service, every: float, checks: list):
         assert set(census) == set(STATES)
         for state, ids in census.items():
             assert all(service.cases[i].state == state for i in ids), state
+        in_post = {worker.id for worker in service.workforce.staff_in_post()}
         for worker in service.workers:
             assert all(service.cases[i].worker == worker.id for i in worker.caseload)
+            # A child awaiting a long-term team is held by at most one worker, who says so.
+            for case_id, case in worker.held.items():
+                assert case_id in census["awaiting_long_term_team"] and case.worker == worker.id
+            if worker.id not in in_post:
+                assert worker.load == 0, "someone who left still holds cases"
+        held = [case_id for worker in service.workers for case_id in worker.held]
+        assert len(held) == len(set(held))
         checks.append(len(held))
         yield service.env.timeout(every)
 

@@ -1,0 +1,187 @@
+"""The workforce: leaving, transfers, agency cover, sickness, stress and the reinforcing loop."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from simservice.config import load_config
+from simservice.kpis import mean_ci
+from simservice.model import Service, simulate
+from simservice.runner import run_scenario
+from simservice.workforce import Worker
+
+SHORT = ["run.years=3", "run.warmup_years=0.5", "run.progress=false", "run.jobs=2"]
+
+
+def test_turnover_matches_the_configured_hazard_without_stress():
+    config = load_config(
+        [
+            *SHORT,
+            "run.years=5",
+            "run.replications=40",
+            "workforce.stress_leaving_effect=0",
+            "workforce.leaving_per_year_permanent=0.15",
+            "workforce.leaving_per_year_newly_qualified=0.15",
+            "workforce.notice_days_permanent=0",
+        ]
+    )
+    row = run_scenario(config).summary.set_index("kpi").loc["turnover_pct"]
+    assert row.ci_low <= 15.0 <= row.ci_high, row.to_dict()
+    assert row.ci_high - row.ci_low < 6
+
+
+def test_more_stress_effect_means_more_turnover():
+    base = run_scenario(load_config([*SHORT, "run.replications=6"]))
+    stressed = run_scenario(load_config([*SHORT, "run.replications=6", "workforce.stress_leaving_effect=4"]))
+    _, low, _ = mean_ci(stressed.kpis["turnover_pct"] - base.kpis["turnover_pct"])
+    assert low > 0
+
+
+@pytest.fixture(scope="module")
+def churning():
+    """A short run with heavy churn, so that every kind of move happens many times."""
+    config = load_config(
+        [
+            "run.years=1",
+            "run.warmup_years=0",
+            "workforce.leaving_per_year_permanent=1.0",
+            "workforce.leaving_per_year_agency=2.0",
+            "workforce.long_sickness_per_year=0.5",
+            "workforce.recruitment_days=40",
+        ]
+    )
+    handed_over = []
+    original = Worker.hand_over
+
+    def recording(worker):
+        in_hand, held = original(worker)
+        handed_over.append((worker.env.now, worker.id, sorted(c.id for c in in_hand + held)))
+        return in_hand, held
+
+    Worker.hand_over = recording
+    try:
+        service = Service(config, replication=1)
+        result = service.run()
+    finally:
+        Worker.hand_over = original
+    return service, result, handed_over
+
+
+def test_every_leavers_cases_are_transferred_exactly_once(churning):
+    service, result, handed_over = churning
+    log = result.transfers
+    assert len(handed_over) > 20 and len(log) > 100
+    for day, worker, case_ids in handed_over:
+        moved = log[(log.day == day) & (log.from_worker == worker)]
+        assert sorted(moved.case_id) == case_ids
+    # No case moved twice in one hand-over, and nobody left holding anything.
+    assert not log.duplicated(["day", "case_id", "from_worker"]).any()
+    gone = [w for w in service.workers if w.gone]
+    assert gone and all(w.load == 0 for w in gone)
+
+
+def test_transfer_counts_in_case_records_equal_the_transfer_events(churning):
+    _, result, _ = churning
+    assert result.cases["transfers"].sum() == len(result.transfers)
+    per_case = result.transfers.groupby("case_id").size()
+    recorded = result.cases.set_index("case_id")["transfers"]
+    assert (recorded.loc[per_case.index] == per_case).all()
+    # A transfer to a colleague adds a social worker to the child's count.
+    assert (result.cases["social_workers"] >= result.cases["transfers"].clip(upper=1)).all()
+
+
+def test_agency_cover_leaves_when_the_permanent_recruit_starts(churning):
+    _, result, _ = churning
+    staff = result.staff
+    replaced = staff[staff.left_because == "agency_replaced"]
+    assert len(replaced) > 0
+    log = result.transfers
+    for agency in replaced.itertuples():
+        assert agency.contract == "agency"
+        recruit = staff[(staff.post == agency.post) & (staff.started_day == agency.left_day)]
+        assert len(recruit) == 1 and recruit.contract.iloc[0] != "agency"
+        # The agency worker's cases moved that day, none were left with them.
+        moved = log[(log.from_worker == agency.worker) & (log.day == agency.left_day)]
+        assert (moved.reason == "agency_replaced").all()
+
+
+def test_long_sickness_moves_cases_and_short_does_not(churning):
+    _, result, _ = churning
+    sick_moves = result.transfers[result.transfers.reason == "sickness"]
+    assert len(sick_moves) > 0
+
+
+def test_daily_workforce_counts_agree_with_the_staff_records(churning):
+    _, result, _ = churning
+    staff, daily = result.staff, result.daily.set_index("day")
+    for day in range(5, len(daily), 37):
+        there = staff[(staff.started_day <= day) & ~(staff.left_day <= day)]
+        assert daily.loc[day, "agency"] == (there.contract == "agency").sum()
+        in_post = daily.loc[day, ["permanent", "newly_qualified", "agency"]].sum()
+        assert in_post == len(there)
+
+
+def test_sickness_days_are_concentrated_in_few_people():
+    config = load_config(["run.replications=1", "run.progress=false"])
+    staff = simulate(config, 0).staff
+    days = np.sort(staff["sick_days_reported"].to_numpy())[::-1]
+    worked = staff[~(staff.left_day < config.run.warmup_days)]
+    top = math.ceil(0.2 * len(worked))
+    assert days[:top].sum() > 0.5 * days.sum()
+
+
+def test_reinforcing_loop_more_demand_more_stress_sickness_leaving_and_waiting():
+    """Common random numbers, paired differences: each step of the loop is significant."""
+    base = run_scenario(load_config([*SHORT, "run.replications=10"]))
+    busier = run_scenario(load_config([*SHORT, "run.replications=10", "demand.referrals_per_year=2250"]))
+    for kpi in ("stress_mean", "sickness_days_per_fte", "turnover_pct", "days_to_assessment_mean"):
+        _, low, _ = mean_ci(busier.kpis[kpi] - base.kpis[kpi])
+        assert low > 0, kpi
+
+
+def test_full_long_term_teams_keep_children_on_assessment_caseloads():
+    open_door = run_scenario(load_config([*SHORT, "run.replications=4", "service.long_term_places=null"]))
+    full = run_scenario(load_config([*SHORT, "run.replications=4", "service.long_term_places=1000"]))
+    for kpi in ("caseload_mean", "caseload_dfe"):
+        _, low, _ = mean_ci(full.kpis[kpi] - open_door.kpis[kpi])
+        assert low > 0, kpi
+    waiting = full.daily[~full.daily.warmup]["awaiting_long_term_team"].mean()
+    assert waiting > open_door.daily[~open_door.daily.warmup]["awaiting_long_term_team"].mean()
+
+
+def test_rereferrals_follow_their_probability():
+    none = run_scenario(load_config([*SHORT, "run.replications=2", "demand.rereferral_probability=0"]))
+    assert none.summary.set_index("kpi").loc["rereferral_pct", "mean"] == 0
+    assert (none.cases.referral_number == 1).all()
+    some = run_scenario(load_config([*SHORT, "run.replications=2", "demand.rereferral_probability=0.3"]))
+    more = run_scenario(load_config([*SHORT, "run.replications=2", "demand.rereferral_probability=0.5"]))
+    s, m = (r.summary.set_index("kpi").loc["rereferral_pct", "mean"] for r in (some, more))
+    assert 0 < s < m
+    again = some.cases[some.cases.referral_number > 1]
+    assert (again.referred_day > again.referred_day.min() - 1).all() and len(again) > 100
+
+
+def test_newly_qualified_have_protected_caseloads():
+    """In their first year the newly qualified are allocated no more than their share of the cap."""
+    config = load_config(
+        [
+            "run.years=0.25",
+            "run.warmup_years=0",
+            "workforce=fixed",
+            "workforce.start_newly_qualified_share=1",
+            "workforce.newly_qualified_days=100000",
+            "demand.referrals_per_year=5000",
+            "service.handover_days=0",
+            "service.long_term_places=null",
+            "policy.override_after_days=null",
+        ]
+    )
+    service = Service(config)
+    result = service.run()
+    protected = config.policy.caseload_cap * config.workforce.newly_qualified_caseload_share
+    assert all(w.contract == "newly_qualified" for w in service.workforce.staff_in_post())
+    assert result.caseloads[:, 1].max() <= math.ceil(protected)
+    assert result.daily["unallocated"].max() > 0  # the protection did bite
