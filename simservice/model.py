@@ -344,40 +344,56 @@ class Service:
             yield env.timeout(1)
 
     def _record(self, day: int) -> None:
+        """The morning count: queues, caseloads, who is in post, off sick, and how stressed."""
         daily = self._daily
         now = self.env.now
         queued = [item[1] for team in self.teams for item in team.queue]
-        in_post = self.workforce.staff_in_post()
-        at_work = [worker for worker in in_post if not worker.absent]
-        loads = sorted(worker.load for worker in at_work)
         daily["awaiting_triage"][day] = len(self.front_door.queue)
         daily["unallocated"][day] = len(queued)
         daily["oldest_unallocated_days"][day] = now - min(queued) if queued else 0.0
-        daily["allocated"][day] = sum(len(worker.caseload) for worker in in_post)
         daily["awaiting_long_term_team"][day] = len(self.awaiting_long_term)
         daily["long_term_children"][day] = self.long_term_children
+
+        loads, allocated, stress, off_sick = [], 0, 0.0, 0
+        heads = dict.fromkeys((PERMANENT, NEWLY_QUALIFIED, AGENCY), 0)
+        employees_fte = agency_fte = holder_fte = 0.0
+        cases_held = 0
+        in_post = self.workforce.staff_in_post()
+        for worker in in_post:
+            load = len(worker.caseload) + len(worker.held)
+            allocated += len(worker.caseload)
+            stress += worker.stress
+            heads[worker.contract] += 1
+            if worker.contract == AGENCY:
+                agency_fte += worker.fte
+            else:
+                employees_fte += worker.fte
+            if load:
+                holder_fte += worker.fte
+                cases_held += load
+            if worker.absent:
+                off_sick += 1
+            else:
+                loads.append(load)
+                self._caseloads.append((day, load, worker.stress))
         if loads:
+            loads.sort()
             daily["caseload_mean"][day] = sum(loads) / len(loads)
             daily["caseload_p90"][day] = _percentile_sorted(loads, 0.9)
             daily["caseload_max"][day] = loads[-1]
-        contracts = [worker.contract for worker in in_post]
-        daily["permanent"][day] = contracts.count(PERMANENT)
-        daily["newly_qualified"][day] = contracts.count(NEWLY_QUALIFIED)
-        daily["agency"][day] = contracts.count(AGENCY)
-        daily["vacant_posts"][day] = sum(1 for post in self.workforce.posts if post.worker is None)
-        daily["off_sick"][day] = len(in_post) - len(at_work)
-        employees_fte = sum(worker.fte for worker in in_post if worker.contract != AGENCY)
-        agency_fte = sum(worker.fte for worker in in_post if worker.contract == AGENCY)
+        daily["allocated"][day] = allocated
+        daily["permanent"][day] = heads[PERMANENT]
+        daily["newly_qualified"][day] = heads[NEWLY_QUALIFIED]
+        daily["agency"][day] = heads[AGENCY]
+        posts = self.workforce.posts
+        daily["vacant_posts"][day] = sum(1 for post in posts if post.worker is None)
+        daily["vacant_fte"][day] = self.config.service.fte * sum(1 for post in posts if post.employee is None)
+        daily["off_sick"][day] = off_sick
         daily["in_post_fte"][day] = employees_fte
         daily["agency_fte"][day] = agency_fte
-        daily["vacant_fte"][day] = sum(
-            self.config.service.fte for post in self.workforce.posts if post.employee is None
-        )
-        holders = [worker for worker in in_post if worker.load]
-        daily["case_holder_fte"][day] = sum(worker.fte for worker in holders)
-        daily["cases_held"][day] = sum(worker.load for worker in holders)
-        daily["stress_mean"][day] = sum(worker.stress for worker in in_post) / len(in_post) if in_post else 0.0
-        self._caseloads.extend((day, worker.load, worker.stress) for worker in at_work)
+        daily["case_holder_fte"][day] = holder_fte
+        daily["cases_held"][day] = cases_held
+        daily["stress_mean"][day] = stress / len(in_post) if in_post else 0.0
 
     def census(self) -> dict[str, list[int]]:
         """Where every referral is now, read from the places that hold them (for checking conservation)."""
