@@ -7,9 +7,10 @@ an unknown key or a wrong type and ``__post_init__`` rejects a value out of rang
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
@@ -17,6 +18,10 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 ASSESSMENT_LIMIT_DAYS = 45
 
 WORKLOAD_DISTRIBUTIONS = ("lognormal", "exponential")
+#: When teams are cut: their workers join the remaining teams, or their posts go.
+TEAM_CUTS = ("redeploy", "delete_posts")
+#: The groups whose settings may change at a date within a run.
+CHANGEABLE = ("service", "demand", "policy", "workforce")
 
 
 class ConfigError(ValueError):
@@ -206,6 +211,7 @@ class PolicyConfig:
     override_after_days: Optional[float] = MISSING
     override_ceiling: int = MISSING
     front_door_closure_share: float = MISSING
+    team_cut: str = MISSING
 
     def __post_init__(self) -> None:
         if _incomplete(self):
@@ -226,6 +232,12 @@ class PolicyConfig:
             "must be a whole number of at least 1",
         )
         _share("policy.front_door_closure_share", self.front_door_closure_share)
+        _require(
+            self.team_cut in TEAM_CUTS,
+            "policy.team_cut",
+            self.team_cut,
+            f"must be one of {', '.join(TEAM_CUTS)}",
+        )
 
 
 @dataclass(frozen=True)
@@ -400,6 +412,15 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class ChangeConfig:
+    """A setting that takes a new value at a month of the run (month 0 is the first reported month)."""
+
+    month: int = MISSING
+    setting: str = MISSING
+    value: Any = MISSING
+
+
+@dataclass(frozen=True)
 class Config:
     """One scenario: everything the model needs, and nothing it may change."""
 
@@ -408,6 +429,67 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     workforce: WorkforceConfig = field(default_factory=WorkforceConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    changes: List[ChangeConfig] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if _incomplete(self) or _incomplete(self.run):
+            return
+        current = self
+        for i, change in sorted(enumerate(self.changes), key=lambda pair: pair[1].month):
+            name = f"changes[{i}]"
+            months = round(self.run.years * 12)
+            _require(
+                0 <= change.month < months,
+                f"{name}.month",
+                change.month,
+                f"must be a month of the reported run, 0 to {months - 1}",
+            )
+            current = apply_setting(current, change.setting, change.value, name)
+
+    @property
+    def changes_in_order(self) -> list[ChangeConfig]:
+        return sorted(self.changes, key=lambda c: c.month)
+
+
+@dataclass(frozen=True)
+class AppConfig(Config):
+    """What the command composes: a scenario, plus the scenarios to compare it with and the KPI to plot."""
+
+    scenarios: Dict[str, Any] = field(default_factory=dict)
+    sweep_kpi: str = "unallocated_mean"
+    cache_dir: Optional[str] = "multirun/.cache"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if _incomplete(self):
+            return
+        from .kpis import KPI_UNITS
+
+        _require(self.sweep_kpi in KPI_UNITS, "sweep_kpi", self.sweep_kpi, "must be one of the KPIs in summary.csv")
+
+
+def apply_setting(config: Config, setting: str, value: Any, name: str = "changes") -> Config:
+    """A copy of ``config`` with one setting (``group.key``) changed, checked as the command line would be.
+
+    The copy keeps no dated changes of its own.
+    """
+    group, _, key = str(setting).partition(".")
+    _require(
+        group in CHANGEABLE and key in getattr(config, group, ()).__dataclass_fields__,
+        f"{name}.setting",
+        setting,
+        f"must name a setting of {', '.join(CHANGEABLE)} such as policy.caseload_cap",
+    )
+    part = getattr(config, group)
+    try:
+        checked = OmegaConf.merge(OmegaConf.structured(part), {key: value})
+        new_part = OmegaConf.to_object(checked)
+    except ConfigError as error:
+        raise ConfigError(f"{name}.value", value, f"for {error.setting}: {error.allowed}") from error
+    except Exception as error:  # OmegaConf's type errors
+        raise ConfigError(f"{name}.value", value, f"is not a valid {setting}") from error
+    # The copy is one moment's parameters: its own dated changes were checked already.
+    return dataclasses.replace(config, **{group: new_part}, changes=[])
 
 
 def _thaw(node: DictConfig) -> DictConfig:
@@ -424,7 +506,7 @@ def register_configs() -> None:
     """Put the schema in Hydra's ConfigStore, so every YAML in ``conf/`` is checked against it."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name="simservice_schema", node=_thaw(OmegaConf.structured(Config)))
+    ConfigStore.instance().store(name="simservice_schema", node=_thaw(OmegaConf.structured(AppConfig)))
 
 
 def conf_dir() -> Path:
@@ -452,7 +534,12 @@ def load_config(overrides: Sequence[str] = (), config_name: str = "config") -> C
 
 def to_config(cfg: DictConfig) -> Config:
     """Turn a composed Hydra config into frozen parameters, checking every value's range."""
-    config = OmegaConf.to_object(cfg)
-    if not isinstance(config, Config):
-        raise TypeError(f"expected a config composed on the simservice schema, got {type(config).__name__}")
-    return config
+    app = OmegaConf.to_object(cfg)
+    if not isinstance(app, Config):
+        raise TypeError(f"expected a config composed on the simservice schema, got {type(app).__name__}")
+    return model_config(app)
+
+
+def model_config(app: Config) -> Config:
+    """The model's parameters alone, without what only the command needs."""
+    return Config(**{name: getattr(app, name) for name in Config.__dataclass_fields__})

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .config import ConfigError, DemandConfig, RunConfig
+from .config import Config, ConfigError, DemandConfig, RunConfig, apply_setting
 
 
 def _counts_from_csv(path: str, run: RunConfig) -> np.ndarray:
@@ -54,6 +54,18 @@ def monthly_rates(demand: DemandConfig, run: RunConfig) -> np.ndarray:
     for shock in demand.shocks:
         window = (reported >= shock.start_month) & (reported < shock.start_month + shock.months)
         rates = rates + np.where(window, shock.extra_per_day, 0.0)
+    return rates
+
+
+def scenario_rates(config: Config) -> np.ndarray:
+    """Referrals a working day in each month, with the scenario's dated changes to demand from their month on."""
+    rates = monthly_rates(config.demand, config.run)
+    current = config
+    for change in config.changes_in_order:
+        current = apply_setting(current, change.setting, change.value)
+        if change.setting.startswith("demand."):
+            start = config.run.warmup_months + change.month
+            rates[start:] = monthly_rates(current.demand, config.run)[start:]
     return rates
 
 

@@ -33,6 +33,24 @@ def _weekly_mean(daily: pd.DataFrame, columns: list[str], days_per_week: int = 5
     return weekly.groupby("week")[["year", *columns]].mean()
 
 
+def scenarios_over_time(daily: dict[str, pd.DataFrame], run: RunConfig, column: str) -> plt.Figure:
+    """One line per scenario, week by week, with the middle 90 % of replications as a band."""
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    for i, (name, table) in enumerate(daily.items()):
+        band = _band(table, column)
+        colour = f"C{i}"
+        ax.fill_between(band["year"], band["low"], band["high"], alpha=0.18, color=colour)
+        ax.plot(band["year"], band["mean"], color=colour, lw=1.3, label=name)
+    if run.warmup_years > 0:
+        ax.axvspan(-run.warmup_years, 0, color="0.9", zorder=0, label="warm-up")
+    ax.set_xlabel("years from the start of the reported period")
+    ax.set_ylabel(f"{column.replace('_', ' ')}, weekly mean")
+    ax.set_title(f"{column.replace('_', ' ')}: mean of replications, band: middle 90 %")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", frameon=False)
+    return fig
+
+
 def workforce_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> plt.Figure:
     """Who holds the posts week by week, how many are off sick, and how stressed they are."""
     week = _weekly_mean(daily, ["permanent", "newly_qualified", "agency", "vacant_posts", "off_sick", "stress_mean"])

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from .config import ASSESSMENT_LIMIT_DAYS, Config
-from .demand import Workload, monthly_rates, referral_days
+from .config import ASSESSMENT_LIMIT_DAYS, Config, apply_setting
+from .demand import Workload, monthly_rates, referral_days, scenario_rates
 from .pathway import (
     ALLOCATED,
     AWAITING_LONG_TERM,
@@ -103,12 +103,8 @@ class Service:
         self._rereferral = streams.uniform("rereferral")
         self._rereferral_delay = streams.exponential("rereferral_delay")
         self._long_term_stay = streams.exponential("long_term_stay")
-        self._hours = Workload(demand)
-        self._min_days = (demand.min_days_urgent, demand.min_days_standard)
-        self._min_days_spread = demand.min_days_spread
+        self._set_demand(demand)
 
-        shares = service.team_shares or [1.0 / service.teams] * service.teams
-        self._team_bounds = list(accumulate(shares))[:-1]
         self.teams = [
             Team(t, policy.caseload_cap, policy.override_after_days, policy.override_ceiling)
             for t in range(service.teams)
@@ -116,6 +112,7 @@ class Service:
         self.workforce = Workforce(self.env, config, streams, self._hours_done, self._move_cases, self._joined)
         for team, workers in zip(self.teams, self.workforce.team_workers, strict=True):
             team.workers = workers
+        self._route()
 
         self.front_door = FrontDoor(self.env, service.triage_per_day, self._decide)
         self.cases: list[Case] = []
@@ -126,13 +123,15 @@ class Service:
         self.long_term_children = 0
         self.transfer_log: list[tuple[float, int, int, int, str]] = []  # (day, case, from, to or -1, reason)
 
-        self._arrivals = referral_days(monthly_rates(demand, run), run.days_per_month, streams.generator("arrivals"))
+        self._arrivals = referral_days(scenario_rates(config), run.days_per_month, streams.generator("arrivals"))
         self.days = math.ceil(run.horizon_days)
         self._daily = {name: np.zeros(self.days) for name in DAILY_COLUMNS}
         self._caseloads: list[tuple[int, int, float]] = []
         self._start_running(streams)
         self.env.process(self._referrals())
         self.env.process(self._working_days())
+        if config.changes:
+            self.env.process(self._dated_changes(config.changes_in_order))
 
     @property
     def workers(self) -> list[Worker]:
@@ -189,7 +188,15 @@ class Service:
             self.closed_at_front_door.append(case)
             self._closed(case)
             return
-        self.teams[bisect_right(self._team_bounds, area)].receive(case)
+        self._routes[bisect_right(self._route_bounds, area)].receive(case)
+
+    def _route(self) -> None:
+        """Each open team covers a share of the area: the configured shares, or equal ones."""
+        self._routes = [team for team in self.teams if team.open]
+        shares = self.config.service.team_shares
+        if shares is None or len(shares) != len(self._routes):
+            shares = [1.0 / len(self._routes)] * len(self._routes)
+        self._route_bounds = list(accumulate(shares))[:-1]
 
     # -- assessment --------------------------------------------------------------------------------
     def _hours_done(self, worker: Worker, case: Case) -> None:
@@ -251,11 +258,85 @@ class Service:
         self._closed(case)
         self._move_to_long_term()
 
+    # -- policies over time ------------------------------------------------------------------------
+    def _dated_changes(self, changes):
+        """Each dated change takes effect at the start of its month."""
+        run = self.config.run
+        for change in changes:
+            yield self.env.timeout(run.warmup_days + change.month * run.days_per_month - self.env.now)
+            self.apply(change.setting, change.value)
+
+    def apply(self, setting: str, value) -> None:
+        """A setting takes a new value from now on; the teams, posts and front door follow it."""
+        before = self.config
+        self.config = apply_setting(before, setting, value)
+        group, _, key = setting.partition(".")
+        service, policy = self.config.service, self.config.policy
+        self.workforce.update(self.config)
+        if group == "demand":
+            self._set_demand(self.config.demand)
+        for team in self.teams:
+            team.set_policy(policy.caseload_cap, policy.override_after_days, policy.override_ceiling)
+        if key in ("teams", "team_shares"):
+            self._reorganise()
+        if key == "workers_per_team":
+            for team in self._routes:
+                self._resize(team, service.workers_per_team)
+        if key in ("triage_staff", "triage_per_staff_per_day"):
+            self.front_door.set_capacity(service.triage_per_day)
+        self._move_to_long_term()
+        for team in self._routes:
+            team.allocate()
+
+    def _set_demand(self, demand) -> None:
+        self._hours = Workload(demand)
+        self._min_days = (demand.min_days_urgent, demand.min_days_standard)
+        self._min_days_spread = demand.min_days_spread
+
+    def _reorganise(self) -> None:
+        """Cut teams (their area, queue and posts go to the rest) or open new ones (with empty posts)."""
+        wanted, open_teams = self.config.service.teams, [team for team in self.teams if team.open]
+        for cut in open_teams[wanted:]:
+            cut.open = False
+        self._route()
+        keep = self._routes
+        for cut in open_teams[wanted:]:
+            waiting, cut.queue = sorted(cut.queue), []
+            for i, item in enumerate(waiting):
+                keep[i % len(keep)].requeue(item[3])
+            for post in [p for p in self.workforce.active_posts if p.team == cut.id]:
+                if self.config.policy.team_cut == "redeploy":
+                    smallest = min(keep, key=lambda t: (self._posts_in(t), t.id))
+                    self.workforce.redeploy(post, smallest.id)
+                else:
+                    self.workforce.delete_post(post)
+        for _ in range(wanted - len(open_teams)):
+            policy = self.config.policy
+            team = Team(len(self.teams), policy.caseload_cap, policy.override_after_days, policy.override_ceiling)
+            team.workers = self.workforce.team_workers[self.workforce.add_team()]
+            self.teams.append(team)
+            self._resize(team, self.config.service.workers_per_team)
+        self._route()
+
+    def _posts_in(self, team: Team) -> int:
+        return sum(1 for post in self.workforce.active_posts if post.team == team.id)
+
+    def _resize(self, team: Team, posts: int) -> None:
+        """Add empty posts, or delete posts: empty ones first, then agency-covered, then the newest."""
+        mine = [post for post in self.workforce.active_posts if post.team == team.id]
+        for _ in range(posts - len(mine)):
+            self.workforce.add_post(team.id)
+        surplus = sorted(mine, key=lambda p: (p.worker is not None, p.employee is not None, -p.id))
+        for post in surplus[: max(0, len(mine) - posts)]:
+            self.workforce.delete_post(post)
+
     # -- transfers ---------------------------------------------------------------------------------
     def _move_cases(self, worker: Worker, reason: str) -> None:
         """Every case a worker holds is transferred: to a colleague with room, else back to the queue, urgent first."""
         workforce, now = self.config.workforce, self.env.now
         team = self.teams[worker.team]
+        if not team.open:  # the worker's team was cut: its successor takes the cases
+            team = self._routes[team.id % len(self._routes)]
         in_hand, held = worker.hand_over()
         for case in sorted(in_hand, key=lambda c: (c.priority, c.deadline, c.id)):
             done = case.hours - case.hours_left
@@ -385,7 +466,7 @@ class Service:
         daily["permanent"][day] = heads[PERMANENT]
         daily["newly_qualified"][day] = heads[NEWLY_QUALIFIED]
         daily["agency"][day] = heads[AGENCY]
-        posts = self.workforce.posts
+        posts = self.workforce.active_posts
         daily["vacant_posts"][day] = sum(1 for post in posts if post.worker is None)
         daily["vacant_fte"][day] = self.config.service.fte * sum(1 for post in posts if post.employee is None)
         daily["off_sick"][day] = off_sick

@@ -57,14 +57,19 @@ def write_outputs(results: Results, out_dir: Path) -> list[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def format_number(x: float, signed: bool = False) -> str:
+    """A KPI value to read: whole numbers from 100, one decimal from 10, two below; "-" if missing."""
+    if pd.isna(x):
+        return "-"
+    sign = "+" if signed else ""
+    if abs(x) >= 100:
+        return f"{x:{sign},.0f}"
+    return f"{x:{sign},.1f}" if abs(x) >= 10 else f"{x:{sign},.2f}"
+
+
 def format_summary(summary: pd.DataFrame) -> str:
     """The KPI table as a person reads it: mean, [95 % CI] and unit."""
-
-    def number(x: float) -> str:
-        if pd.isna(x):
-            return "-"
-        return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}" if abs(x) >= 10 else f"{x:,.2f}"
-
+    number = format_number
     width = max(len(k) for k in summary["kpi"])
     lines = [f"{'KPI':<{width}}  {'mean':>9}  {'95 % CI':>21}  unit"]
     for row in summary.itertuples(index=False):

@@ -107,29 +107,41 @@ class FrontDoor:
         self.env = env
         self.decide = decide
         self.queue: deque[Case] = deque()
-        self._service_days = None if per_day is None else 1.0 / per_day
+        self._service_days: float | None = None
         self._wake: simpy.Event | None = None
-        if self._service_days is not None:
-            env.process(self._triage())
+        self._process: simpy.Process | None = None
+        self.set_capacity(per_day)
+
+    def set_capacity(self, per_day: float | None) -> None:
+        """Triage capacity changes (a dated change); None: decisions are instant."""
+        self._service_days = None if per_day is None else 1.0 / per_day
+        if self._service_days is not None and self._process is None:
+            self._process = self.env.process(self._triage())
+        self._nudge()
 
     def refer(self, case: Case) -> None:
-        if self._service_days is None:
+        if self._service_days is None and not self.queue:
             self.decide(case)
             return
         self.queue.append(case)
+        self._nudge()
+
+    def _nudge(self) -> None:
         if self._wake is not None:
             self._wake.succeed()
             self._wake = None
 
     def _triage(self):
-        env, queue, service = self.env, self.queue, self._service_days
+        env, queue = self.env, self.queue
         while True:
             if not queue:
                 self._wake = env.event()
                 yield self._wake
                 continue
-            yield env.timeout(service)
-            self.decide(queue.popleft())
+            if self._service_days is not None:
+                yield env.timeout(self._service_days)
+            if queue:
+                self.decide(queue.popleft())
 
 
 class Team:
@@ -137,11 +149,16 @@ class Team:
 
     def __init__(self, team_id: int, cap: int | None, override_after: float | None, ceiling: int):
         self.id = team_id
+        self.open = True
+        self.set_policy(cap, override_after, ceiling)
+        self.workers: list[Worker] = []
+        self.queue: list[tuple] = []  # heap of (priority, referred, id, case)
+
+    def set_policy(self, cap: int | None, override_after: float | None, ceiling: int) -> None:
+        """The caseload cap and the over-cap override; a dated change can move them."""
         self.cap = cap if cap is not None else float("inf")
         self.override_after = override_after
         self.ceiling = max(ceiling, cap or 0)
-        self.workers: list[Worker] = []
-        self.queue: list[tuple] = []  # heap of (priority, referred, id, case)
 
     def receive(self, case: Case) -> None:
         """A case joins the queue and is allocated at once if a worker has room under the cap."""

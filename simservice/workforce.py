@@ -169,7 +169,7 @@ class Worker:
 class Post:
     """A funded social-worker post in a team: held by an employee, covered by agency, or empty."""
 
-    __slots__ = ("id", "team", "employee", "agency", "recruiting", "agency_due")
+    __slots__ = ("id", "team", "employee", "agency", "recruiting", "agency_due", "deleted")
 
     def __init__(self, post_id: int, team: int):
         self.id = post_id
@@ -178,6 +178,7 @@ class Post:
         self.agency: Worker | None = None
         self.recruiting = False
         self.agency_due = math.inf
+        self.deleted = False
 
     @property
     def worker(self) -> Worker | None:
@@ -219,13 +220,64 @@ class Workforce:
         service = config.service
         self.per_year = 1.0 / config.run.days_per_year
         self.hours_per_fte_day = service.hours_per_day * service.casework_share * service.productivity
-        self.posts = [Post(p, p // service.workers_per_team) for p in range(service.teams * service.workers_per_team)]
-        self._streams = [PostStreams(streams, post.id) for post in self.posts]
+        self._all_streams = streams
+        self.posts: list[Post] = []
+        self._streams: list[PostStreams] = []
         self.staff: list[Worker] = []  # everyone who has ever worked here, by id
-        self.team_workers: list[list[Worker]] = [[] for _ in range(service.teams)]
+        self.team_workers: list[list[Worker]] = []
+        for team in range(service.teams):
+            self.add_team()
+            for _ in range(service.workers_per_team):
+                self.add_post(team)
         self.leavers: list[tuple[float, int, str, float, str]] = []  # (day, worker, contract, fte, reason)
         self.burnouts: list[tuple[float, int]] = []
         self._staff_the_posts(streams)
+
+    # -- the establishment ------------------------------------------------------------------------
+    @property
+    def active_posts(self) -> list[Post]:
+        return [post for post in self.posts if not post.deleted]
+
+    def add_team(self) -> int:
+        self.team_workers.append([])
+        return len(self.team_workers) - 1
+
+    def add_post(self, team: int) -> Post:
+        """A new, empty post: recruitment and agency cover start the next morning."""
+        post = Post(len(self.posts), team)
+        self.posts.append(post)
+        self._streams.append(PostStreams(self._all_streams, post.id))
+        return post
+
+    def delete_post(self, post: Post) -> None:
+        """The post goes: whoever holds it leaves, and their cases are transferred."""
+        post.deleted = True
+        for worker in (post.employee, post.agency):
+            if worker is not None:
+                self._leave(worker, "post_deleted")
+
+    def redeploy(self, post: Post, team: int) -> None:
+        """The post, and whoever holds it with their caseload, moves to another team."""
+        post.team = team
+        for worker in (post.employee, post.agency):
+            if worker is not None:
+                self.team_workers[worker.team].remove(worker)
+                worker.team = team
+                self.team_workers[team].append(worker)
+                for case in (*worker.caseload.values(), *worker.held.values()):
+                    case.team = team
+
+    def update(self, config: Config) -> None:
+        """New settings from a dated change: they apply from now on."""
+        self.config, self.w = config, config.workforce
+        service = config.service
+        hours = service.hours_per_day * service.casework_share * service.productivity
+        if hours != self.hours_per_fte_day:
+            self.hours_per_fte_day = hours
+            for worker in self.staff_in_post():
+                share = self.w.newly_qualified_productivity if worker.contract == NEWLY_QUALIFIED else 1.0
+                worker.base_hours_per_day = worker.fte * hours * share
+                self._stress(worker)
 
     # -- people joining and leaving ---------------------------------------------------------------
     def _staff_the_posts(self, streams: Streams) -> None:
@@ -298,6 +350,8 @@ class Workforce:
             if self._streams[post.id].recruit_kind.next() < w.recruits_newly_qualified_share
             else PERMANENT
         )
+        if post.deleted:
+            return
         recruit = self._start(post, kind)
         self._joined(recruit)
         if post.agency is not None:  # the agency cover makes way for the recruit
@@ -315,7 +369,7 @@ class Workforce:
             self._experience(worker, now)
             self._resign(worker, now)
             self._sickness(worker, now)
-        for post in self.posts:
+        for post in self.active_posts:
             self._fill(post, now)
 
     def staff_in_post(self) -> list[Worker]:
@@ -396,7 +450,8 @@ class Workforce:
         if post.agency_due == math.inf:
             post.agency_due = now + w.agency_start_days
         elif now >= post.agency_due:
-            agency_now = sum(1 for p in self.posts if p.agency is not None)
-            if agency_now < w.agency_max_share * len(self.posts):
+            posts = self.active_posts
+            agency_now = sum(1 for p in posts if p.agency is not None)
+            if agency_now < w.agency_max_share * len(posts):
                 post.agency_due = math.inf
                 self._joined(self._start(post, AGENCY))

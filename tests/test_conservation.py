@@ -52,6 +52,32 @@ def small_services(draw):
         f"run.warmup_years={draw(st.sampled_from([0, 0.25]))}",
         f"run.seed={draw(st.integers(0, 1000))}",
     ]
+    # Dated changes: teams cut or added, posts added or deleted, caps and triage moved, mid-run.
+    changes = []
+    for _ in range(draw(st.integers(0, 3))):
+        month = draw(st.integers(0, 2))
+        setting, value = draw(
+            st.sampled_from(
+                [
+                    ("service.teams", 1),
+                    ("service.teams", 2),
+                    ("service.teams", 4),
+                    ("service.workers_per_team", 1),
+                    ("service.workers_per_team", 4),
+                    ("policy.caseload_cap", 2),
+                    ("policy.caseload_cap", "null"),
+                    ("service.triage_staff", "null"),
+                    ("service.triage_staff", 0.5),
+                    ("service.long_term_places", 0),
+                    ("workforce.agency_allowed", False),
+                    ("demand.referrals_per_year", 5000),
+                ]
+            )
+        )
+        changes.append(f"{{month:{month},setting:{setting},value:{value}}}")
+    if changes:
+        overrides.append(f"changes=[{','.join(changes)}]")
+        overrides.append(f"policy.team_cut={draw(st.sampled_from(['redeploy', 'delete_posts']))}")
     if draw(st.booleans()):
         start, months, extra = draw(st.integers(0, 3)), draw(st.integers(1, 3)), draw(st.floats(0, 20))
         overrides.append(f"demand.shocks=[{{start_month:{start},months:{months},extra_per_day:{extra}}}]")
@@ -84,7 +110,7 @@ def audit(service: Service, every: float, checks: list):
         yield service.env.timeout(every)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_services())
 def test_every_referral_is_somewhere_exactly_once(scenario):
     config, every = scenario
