@@ -69,11 +69,17 @@ def scenario_rates(config: Config) -> np.ndarray:
     return rates
 
 
-def referral_days(rates: np.ndarray, days_per_month: float, rng: np.random.Generator) -> np.ndarray:
-    """Arrival times (working days from the start) of every referral of the run, in order."""
-    counts = rng.poisson(rates * days_per_month)
+def referral_days(
+    rates: np.ndarray, days_per_month: float, counts_rng: np.random.Generator, times_rng: np.random.Generator
+) -> np.ndarray:
+    """Arrival times (working days from the start) of every referral of the run, in order.
+
+    Counts and times come from separate streams, so a change to demand from some month
+    on leaves every arrival before that month where it was.
+    """
+    counts = counts_rng.poisson(rates * days_per_month)
     month = np.repeat(np.arange(len(rates)), counts)
-    return np.sort((month + rng.random(month.size)) * days_per_month)
+    return np.sort((month + times_rng.random(month.size)) * days_per_month)
 
 
 class Workload:

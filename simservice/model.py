@@ -123,7 +123,12 @@ class Service:
         self.long_term_children = 0
         self.transfer_log: list[tuple[float, int, int, int, str]] = []  # (day, case, from, to or -1, reason)
 
-        self._arrivals = referral_days(scenario_rates(config), run.days_per_month, streams.generator("arrivals"))
+        self._arrivals = referral_days(
+            scenario_rates(config),
+            run.days_per_month,
+            streams.generator("arrivals"),
+            streams.generator("arrival_times"),
+        )
         self.days = math.ceil(run.horizon_days)
         self._daily = {name: np.zeros(self.days) for name in DAILY_COLUMNS}
         self._caseloads: list[tuple[int, int, float]] = []

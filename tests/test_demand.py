@@ -21,7 +21,7 @@ def test_volume_matches_referrals_per_year(config):
     assert len(rates) == 36
     assert rates.mean() * config.run.days_per_year == pytest.approx(config.demand.referrals_per_year)
     rng = np.random.default_rng(0)
-    counts = [len(referral_days(rates, config.run.days_per_month, rng)) for _ in range(200)]
+    counts = [len(referral_days(rates, config.run.days_per_month, rng, rng)) for _ in range(200)]
     expected = config.demand.referrals_per_year * 3
     assert np.mean(counts) == pytest.approx(expected, rel=0.01)
     # Poisson: the variance is the mean.
@@ -29,7 +29,8 @@ def test_volume_matches_referrals_per_year(config):
 
 
 def test_arrivals_are_sorted_and_inside_the_run(config):
-    days = referral_days(monthly_rates(config.demand, config.run), config.run.days_per_month, np.random.default_rng(1))
+    rng = np.random.default_rng(1)
+    days = referral_days(monthly_rates(config.demand, config.run), config.run.days_per_month, rng, rng)
     assert np.all(np.diff(days) >= 0)
     assert days.min() >= 0 and days.max() < config.run.horizon_days
 

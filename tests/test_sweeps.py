@@ -1,0 +1,144 @@
+"""Sweeps through the joblib launcher, gathered, resumable and honest about failures; experiments compose."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simservice.app import scenario_configs
+from simservice.config import compose, conf_dir
+from simservice.kpis import KPI_UNITS
+from simservice.query import query
+
+SMALL = ["run.replications=2", "run.years=1", "run.warmup_years=0.5"]
+
+
+def simservice(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "simservice.app", *args], cwd=cwd, capture_output=True, text=True, timeout=600, **kwargs
+    )
+
+
+def sweep_args(tmp: Path, name: str, cache: str, *extra: str) -> list[str]:
+    return ["-m", *SMALL, *extra, f"hydra.sweep.dir={tmp / name}", f"cache_dir={tmp / cache}"]
+
+
+@pytest.fixture(scope="module")
+def caps_sweep(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sweep")
+    done = simservice(
+        *sweep_args(tmp, "first", "cache", "policy.caseload_cap=12,18", "hydra.launcher.n_jobs=2"), cwd=tmp
+    )
+    assert done.returncode == 0, done.stderr
+    return tmp, done
+
+
+def test_sweep_gathers_one_complete_set_of_kpis_per_job(caps_sweep):
+    tmp, done = caps_sweep
+    table = pd.read_parquet(tmp / "first" / "sweep.parquet")
+    assert sorted(table["job"].unique()) == [0, 1]
+    assert (table["status"] == "ok").all()
+    for _, rows in table.groupby("job"):
+        assert sorted(rows["kpi"]) == sorted(KPI_UNITS)
+    assert sorted(table["policy.caseload_cap"].unique()) == [12, 18]
+    assert (tmp / "first" / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Sweep of 2 jobs gathered" in done.stdout
+
+
+def test_the_sweep_table_answers_sql(caps_sweep):
+    tmp, _ = caps_sweep
+    answer = query(
+        tmp / "first",
+        """SELECT "policy.caseload_cap" AS cap, mean FROM sweep WHERE kpi = 'unallocated_mean' ORDER BY cap""",
+    )
+    assert list(answer["cap"]) == [12, 18]
+    assert answer["mean"].iloc[0] > answer["mean"].iloc[1]  # a lower cap leaves more children waiting
+
+
+def test_running_the_same_sweep_again_restores_finished_jobs(caps_sweep):
+    tmp, _ = caps_sweep
+    again = simservice(*sweep_args(tmp, "again", "cache", "policy.caseload_cap=12,18"), cwd=tmp)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("restored from") == 2
+    first = pd.read_parquet(tmp / "first" / "sweep.parquet")
+    pd.testing.assert_frame_equal(first, pd.read_parquet(tmp / "again" / "sweep.parquet"))
+
+
+def test_a_killed_sweep_resumes_to_the_same_table(tmp_path):
+    caps = "policy.caseload_cap=12,15,18"
+    whole = simservice(*sweep_args(tmp_path, "whole", "cache_whole", caps, "hydra/launcher=basic"), cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+
+    args = [
+        sys.executable,
+        "-m",
+        "simservice.app",
+        *sweep_args(tmp_path, "killed", "cache", caps, "hydra/launcher=basic"),
+    ]
+    process = subprocess.Popen(
+        args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    cache = tmp_path / "cache"
+    deadline = time.time() + 120
+    while time.time() < deadline and not [p for p in cache.glob("*") if not p.name.startswith(".")]:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "killed" / "sweep.parquet").exists()
+    finished = [p for p in cache.glob("*") if not p.name.startswith(".")]
+    assert 1 <= len(finished) < 3
+
+    resumed = simservice(*sweep_args(tmp_path, "resumed", "cache", caps, "hydra/launcher=basic"), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count("restored from") == len(finished)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "whole" / "sweep.parquet"), pd.read_parquet(tmp_path / "resumed" / "sweep.parquet")
+    )
+
+
+def test_a_failed_job_is_recorded_and_the_others_finish(tmp_path):
+    short = tmp_path / "short.csv"
+    short.write_text("month,referrals\n2024-01,100\n")
+    done = simservice(*sweep_args(tmp_path, "s", "cache", f"demand.monthly_counts_csv={short},null"), cwd=tmp_path)
+    assert done.returncode != 0
+    assert "job 0 failed" in done.stderr and "demand.monthly_counts_csv" in done.stderr
+    table = pd.read_parquet(tmp_path / "s" / "sweep.parquet")
+    failed = table[table.job == 0]
+    assert len(failed) == 1 and failed.status.iloc[0] == "failed"
+    assert "has 1 months" in failed.error.iloc[0]
+    ok = table[table.job == 1]
+    assert (ok.status == "ok").all() and sorted(ok.kpi) == sorted(KPI_UNITS)
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml")))
+def test_every_experiment_composes(experiment):
+    cfg = compose([f"experiment={experiment}"])
+    if cfg.scenarios:
+        configs = scenario_configs(cfg)
+        assert len(configs) >= 2
+    else:
+        assert experiment == "caseload_caps"
+
+
+def test_a_comparison_from_the_command_line(tmp_path):
+    done = simservice(
+        "experiment=front_door_bulge", *SMALL, "run.progress=false", f"hydra.run.dir={tmp_path}", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "comparison.csv")
+    assert set(table.scenario) == {"bulge"} and set(table.base) == {"usual"}
+    assert sorted(table.kpi) == sorted(KPI_UNITS)
+    rows = table.set_index("kpi")
+    assert rows.loc["referrals", "difference"] > 0
+    for name in ("compare_unallocated.png", "compare_caseload.png"):
+        assert (tmp_path / name).exists()
+    for scenario in ("usual", "bulge"):
+        assert (tmp_path / "scenarios" / scenario / "summary.csv").exists()
+    assert "bulge - usual" in done.stdout
