@@ -2,12 +2,18 @@
 
 Run it with ``python -m simservice.bench``. The last line is the per-referral cost
 of the full model relative to the bare queue, measured in the same process.
+``python -m simservice.bench --sweep`` times a sweep of 20 jobs x 10 replications
+serially and through the joblib launcher, and Hydra's cost per job.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import simpy
@@ -57,11 +63,50 @@ def time_model(overrides: list[str], repeats: int) -> tuple[float, int]:
     return best, referrals
 
 
+def time_sweep(jobs: int, extra: list[str], launcher: str) -> float:
+    """Wall-clock seconds for a sweep of ``jobs`` jobs (different seeds) through ``launcher``, with no cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            sys.executable,
+            "-m",
+            "simservice.app",
+            "-m",
+            f"run.seed=range(1,{jobs + 1})",
+            *extra,
+            f"hydra/launcher={launcher}",
+            f"hydra.sweep.dir={Path(tmp) / 'sweep'}",
+            "cache_dir=null",
+        ]
+        start = time.perf_counter()
+        subprocess.run(command, cwd=tmp, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+
+def sweep_benchmark(jobs: int, replications: int) -> None:
+    """Serial against the joblib launcher for the same sweep, and Hydra's cost per job."""
+    default = [f"run.replications={replications}"]
+    serial = time_sweep(jobs, default, "basic")
+    parallel = time_sweep(jobs, default, "joblib")
+    cores = 2
+    tiny = ["run.replications=1", "run.years=0.25", "run.warmup_years=0", "demand.referrals_per_year=1"]
+    overhead = time_sweep(jobs, tiny, "basic") / jobs
+    print(f"sweep: {jobs} jobs x {replications} replications of the default scenario")
+    print(f"serial (basic launcher): {serial:.1f} s; joblib launcher: {parallel:.1f} s")
+    print(f"speed-up {serial / parallel:.2f}x; parallel efficiency on {cores} cores: {serial / parallel / cores:.2f}")
+    print(f"Hydra's cost per job (a near-empty job, serial): {overhead:.2f} s")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="config overrides, as for the simservice command")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each; the fastest counts")
+    parser.add_argument("--sweep", action="store_true", help="time a sweep, serial against the joblib launcher")
+    parser.add_argument("--jobs", type=int, default=20, help="jobs in the timed sweep")
+    parser.add_argument("--replications", type=int, default=10, help="replications in each job of the timed sweep")
     args = parser.parse_args(argv)
+    if args.sweep:
+        sweep_benchmark(args.jobs, args.replications)
+        return
     config = load_config(args.overrides)
     model_best, referrals = time_model(args.overrides, args.repeats)
     fixed_best, fixed_referrals = time_model([*args.overrides, *FIXED_STAFF], args.repeats)
