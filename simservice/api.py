@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from .compare import Comparison, write_comparison
+from .compare import compare as compare_configs
 from .config import Config, load_config
 from .outputs import write_outputs
 from .runner import Results, run_scenario
 
-__all__ = ["Config", "Results", "load_config", "run", "run_config"]
+__all__ = ["Comparison", "Config", "Results", "compare", "load_config", "run", "run_config"]
 
 
 def run(overrides: Sequence[str] = (), progress: bool = True, out_dir: str | Path | None = None) -> Results:
@@ -31,3 +33,17 @@ def run_config(config: Config, progress: bool = True, out_dir: str | Path | None
     if out_dir is not None:
         write_outputs(results, Path(out_dir))
     return results
+
+
+def compare(
+    scenarios: dict[str, Sequence[str]],
+    common: Sequence[str] = (),
+    progress: bool = True,
+    out_dir: str | Path | None = None,
+) -> Comparison:
+    """Run named scenarios (overrides each; the first is the base) with common random numbers, paired."""
+    configs = {name: load_config([*common, *overrides]) for name, overrides in scenarios.items()}
+    comparison = compare_configs(configs, progress=progress)
+    if out_dir is not None:
+        write_comparison(comparison, Path(out_dir))
+    return comparison

@@ -156,15 +156,18 @@ def sweep_figure(table: pd.DataFrame, kpi: str) -> plt.Figure:
     elif settings:
         x = settings[0]
         groups = settings[1:]
-        for label, rows in ok.groupby(groups) if groups else [((), ok)]:
+        for label, rows in ok.groupby(groups, dropna=False) if groups else [((), ok)]:
             rows = rows.sort_values(x)
             xs = rows[x] if x in numeric else rows[x].astype(str)
             error = [rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]]
             values = label if isinstance(label, tuple) else (label,)
-            name = ", ".join(f"{g}={v}" for g, v in zip(groups, values, strict=True))
+            name = ", ".join(f"{g}={'null' if pd.isna(v) else v}" for g, v in zip(groups, values, strict=True))
             ax.errorbar(xs, rows["mean"], yerr=error, marker="o", capsize=3, label=name or None)
         ax.set_xlabel(x)
         ax.set_ylabel(f"{kpi} ({unit}), mean and 95 % CI")
+        positive = ok["mean"][ok["mean"] > 0]
+        if len(positive) and positive.max() > 100 * positive.min():
+            ax.set_yscale("symlog", linthresh=max(positive.min(), 1e-3))  # spans orders of magnitude
         if groups:
             ax.legend(frameon=False)
     ax.set_title(f"{kpi} across the sweep")
