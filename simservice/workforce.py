@@ -22,7 +22,6 @@ from .pathway import ALLOCATED, Case
 from .streams import Streams
 
 PERMANENT, NEWLY_QUALIFIED, AGENCY = "permanent", "newly_qualified", "agency"
-CONTRACTS = (PERMANENT, NEWLY_QUALIFIED, AGENCY)
 
 
 class Worker:
