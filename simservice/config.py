@@ -117,9 +117,9 @@ class ServiceConfig:
         _positive("service.long_term_mean_days", self.long_term_mean_days)
 
     @property
-    def casework_hours_per_day(self) -> float:
-        """Hours a worker spends on assessments a day: FTE x hours x casework share x productivity."""
-        return self.fte * self.hours_per_day * self.casework_share * self.productivity
+    def casework_hours_per_fte_day(self) -> float:
+        """Hours a full-time worker spends on assessments a day: hours x casework share x productivity."""
+        return self.hours_per_day * self.casework_share * self.productivity
 
     @property
     def triage_per_day(self) -> Optional[float]:

@@ -218,7 +218,7 @@ class Workforce:
         self._joined = joined
         service = config.service
         self.per_year = 1.0 / config.run.days_per_year
-        self.hours_per_fte_day = service.hours_per_day * service.casework_share * service.productivity
+        self.hours_per_fte_day = service.casework_hours_per_fte_day
         self._all_streams = streams
         self.posts: list[Post] = []
         self._streams: list[PostStreams] = []
@@ -269,8 +269,7 @@ class Workforce:
     def update(self, config: Config) -> None:
         """New settings from a dated change: they apply from now on."""
         self.config, self.w = config, config.workforce
-        service = config.service
-        hours = service.hours_per_day * service.casework_share * service.productivity
+        hours = config.service.casework_hours_per_fte_day
         if hours != self.hours_per_fte_day:
             self.hours_per_fte_day = hours
             for worker in self.staff_in_post():
