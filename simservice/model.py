@@ -517,6 +517,7 @@ class Service:
                 "case_id": np.array([c.id for c in cases], dtype=np.int64),
                 "starting_state": np.array([c.initial for c in cases], dtype=bool),
                 "referral_number": np.array([c.referral_number for c in cases], dtype=np.int64),
+                "previous_referral_day": previous,
                 "rereferral_within_12_months": (referred - previous) <= self.config.run.days_per_year,
                 "priority": pd.Categorical(
                     ["urgent" if c.priority == URGENT else "standard" for c in cases], categories=["urgent", "standard"]
