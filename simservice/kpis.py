@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from .config import RunConfig
-from .model import ReplicationResult
+from .records import ReplicationResult
 
 #: Every KPI a run reports, in the order it reports them, with its unit.
 KPI_UNITS = {

@@ -15,7 +15,8 @@ from tqdm.auto import tqdm
 
 from .config import Config
 from .kpis import KPI_UNITS, replication_kpis, summarise
-from .model import ReplicationResult, simulate
+from .model import simulate
+from .records import ReplicationResult
 
 
 @dataclass(frozen=True)

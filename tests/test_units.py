@@ -6,14 +6,14 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simservice.model import _percentile_sorted
+from simservice.records import percentile_sorted
 from simservice.streams import Streams, stream_key
 
 
 @given(st.lists(st.integers(0, 60), min_size=1, max_size=80), st.floats(0, 1))
 def test_percentile_agrees_with_numpy(values, q):
     values = sorted(values)
-    assert np.isclose(_percentile_sorted(values, q), np.percentile(values, 100 * q))
+    assert np.isclose(percentile_sorted(values, q), np.percentile(values, 100 * q))
 
 
 def test_stream_keys_are_stable_across_runs():

@@ -1,0 +1,225 @@
+"""What a replication leaves behind: the morning count of every working day, and tidy tables.
+
+The model calls ``MorningCount.morning`` at the start of each working day; when the
+run ends, ``replication_result`` turns the service's cases, staff, transfers and
+counts into the DataFrames the KPIs, files and figures are made from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .config import ASSESSMENT_LIMIT_DAYS
+from .pathway import URGENT
+from .workforce import AGENCY, NEWLY_QUALIFIED, PERMANENT
+
+if TYPE_CHECKING:
+    from .model import Service
+
+#: What the morning count records each working day.
+DAILY_COLUMNS = (
+    "awaiting_triage",
+    "unallocated",
+    "oldest_unallocated_days",
+    "allocated",
+    "awaiting_long_term_team",
+    "long_term_children",
+    "caseload_mean",
+    "caseload_p90",
+    "caseload_max",
+    "permanent",
+    "newly_qualified",
+    "agency",
+    "vacant_posts",
+    "off_sick",
+    "in_post_fte",
+    "agency_fte",
+    "vacant_fte",
+    "case_holder_fte",
+    "cases_held",
+    "stress_mean",
+)
+
+
+@dataclass(frozen=True)
+class ReplicationResult:
+    """What one replication leaves behind: cases, days, worker-day caseloads, and the workforce's events."""
+
+    replication: int
+    cases: pd.DataFrame
+    daily: pd.DataFrame
+    caseloads: np.ndarray  # (day, caseload, stress) for every worker at work and working day
+    staff: pd.DataFrame  # one row per person who worked in the service
+    transfers: pd.DataFrame  # one row per case transfer
+
+
+class MorningCount:
+    """The count taken at the start of every working day, before the managers' review."""
+
+    def __init__(self, service: Service, days: int):
+        self.service = service
+        self.daily = {name: np.zeros(days) for name in DAILY_COLUMNS}
+        self.caseloads: list[tuple[int, int, float]] = []
+
+    def morning(self, day: int) -> None:
+        """The morning count: queues, caseloads, who is in post, off sick, and how stressed."""
+        service, daily = self.service, self.daily
+        now = service.env.now
+        queued = [item[1] for team in service.teams for item in team.queue]
+        daily["awaiting_triage"][day] = len(service.front_door.queue)
+        daily["unallocated"][day] = len(queued)
+        daily["oldest_unallocated_days"][day] = now - min(queued) if queued else 0.0
+        daily["awaiting_long_term_team"][day] = len(service.awaiting_long_term)
+        daily["long_term_children"][day] = service.long_term_children
+
+        loads, allocated, stress, off_sick = [], 0, 0.0, 0
+        heads = dict.fromkeys((PERMANENT, NEWLY_QUALIFIED, AGENCY), 0)
+        employees_fte = agency_fte = holder_fte = 0.0
+        cases_held = 0
+        in_post = service.workforce.staff_in_post()
+        for worker in in_post:
+            load = len(worker.caseload) + len(worker.held)
+            allocated += len(worker.caseload)
+            stress += worker.stress
+            heads[worker.contract] += 1
+            if worker.contract == AGENCY:
+                agency_fte += worker.fte
+            else:
+                employees_fte += worker.fte
+            if load:
+                holder_fte += worker.fte
+                cases_held += load
+            if worker.absent:
+                off_sick += 1
+            else:
+                loads.append(load)
+                self.caseloads.append((day, load, worker.stress))
+        if loads:
+            loads.sort()
+            daily["caseload_mean"][day] = sum(loads) / len(loads)
+            daily["caseload_p90"][day] = percentile_sorted(loads, 0.9)
+            daily["caseload_max"][day] = loads[-1]
+        daily["allocated"][day] = allocated
+        daily["permanent"][day] = heads[PERMANENT]
+        daily["newly_qualified"][day] = heads[NEWLY_QUALIFIED]
+        daily["agency"][day] = heads[AGENCY]
+        posts = service.workforce.active_posts
+        daily["vacant_posts"][day] = sum(1 for post in posts if post.worker is None)
+        daily["vacant_fte"][day] = service.config.service.fte * sum(1 for post in posts if post.employee is None)
+        daily["off_sick"][day] = off_sick
+        daily["in_post_fte"][day] = employees_fte
+        daily["agency_fte"][day] = agency_fte
+        daily["case_holder_fte"][day] = holder_fte
+        daily["cases_held"][day] = cases_held
+        daily["stress_mean"][day] = stress / len(in_post) if in_post else 0.0
+
+
+def replication_result(service: Service) -> ReplicationResult:
+    """The run's tables, once it has finished."""
+    return ReplicationResult(
+        service.replication,
+        case_table(service),
+        daily_table(service, service.count),
+        np.array(service.count.caseloads, dtype=float).reshape(-1, 3),
+        staff_table(service),
+        pd.DataFrame(service.transfer_log, columns=["day", "case_id", "from_worker", "to_worker", "reason"]),
+    )
+
+
+def percentile_sorted(values: list[int], q: float) -> float:
+    """numpy's default (linear) percentile of a sorted list, without numpy's per-call overhead."""
+    position = q * (len(values) - 1)
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (position - low) * (values[high] - values[low])
+
+
+def case_table(service: Service) -> pd.DataFrame:
+    cases = service.cases
+    referred = np.array([c.referred for c in cases])
+    allocated = np.array([c.allocated for c in cases])
+    completed = np.array([c.completed for c in cases])
+    previous = np.array([c.previous_referral for c in cases])
+    days_to_assessment = completed - referred
+    return pd.DataFrame(
+        {
+            "replication": service.replication,
+            "case_id": np.array([c.id for c in cases], dtype=np.int64),
+            "starting_state": np.array([c.initial for c in cases], dtype=bool),
+            "referral_number": np.array([c.referral_number for c in cases], dtype=np.int64),
+            "previous_referral_day": previous,
+            "rereferral_within_12_months": (referred - previous) <= service.config.run.days_per_year,
+            "priority": pd.Categorical(
+                ["urgent" if c.priority == URGENT else "standard" for c in cases], categories=["urgent", "standard"]
+            ),
+            "team": pd.array([c.team for c in cases], dtype="Int64"),
+            "worker": pd.array([c.worker for c in cases], dtype="Int64"),
+            "workload_hours": np.array([c.hours for c in cases]),
+            "referred_day": referred,
+            "decided_day": np.array([c.decided for c in cases]),
+            "allocated_day": allocated,
+            "completed_day": completed,
+            "moved_on_day": np.array([c.moved_on for c in cases]),
+            "days_to_allocation": allocated - referred,
+            "days_to_assessment": days_to_assessment,
+            "within_45_days": np.where(np.isnan(completed), np.nan, days_to_assessment <= ASSESSMENT_LIMIT_DAYS),
+            "allocated_over_cap": np.array([c.over_cap for c in cases], dtype=bool),
+            "transfers": np.array([c.transfers for c in cases], dtype=np.int64),
+            "social_workers": np.array([c.workers for c in cases], dtype=np.int64),
+            "state": pd.Categorical([c.state for c in cases]),
+            "outcome": [c.outcome for c in cases],
+        }
+    )
+
+
+def staff_table(service: Service) -> pd.DataFrame:
+    left = {worker_id: (day, reason) for day, worker_id, _, _, reason in service.workforce.leavers}
+    staff = service.workforce.staff
+    return pd.DataFrame(
+        {
+            "replication": service.replication,
+            "worker": [w.id for w in staff],
+            "team": [w.team for w in staff],
+            "post": [w.post for w in staff],
+            "contract": [w.contract for w in staff],
+            "fte": [w.fte for w in staff],
+            "started_day": [w.started for w in staff],
+            "left_day": [left.get(w.id, (math.nan, None))[0] for w in staff],
+            "left_because": [left.get(w.id, (math.nan, None))[1] for w in staff],
+            "sick_days_reported": [w.days_lost for w in staff],
+        }
+    )
+
+
+def daily_table(service: Service, count: MorningCount) -> pd.DataFrame:
+    run = service.config.run
+    day = np.arange(service.days)
+    edges = np.arange(service.days + 1)
+    referred = [c.referred for c in service.cases if not c.initial]
+    table = pd.DataFrame({"replication": service.replication, "day": day})
+    table["year"] = (day - run.warmup_days) / run.days_per_year
+    table["warmup"] = day < run.warmup_days
+    table["referrals"] = np.histogram(referred, edges)[0]
+    table["completed"] = np.histogram([c.completed for c in service.completed], edges)[0]
+    table["leavers"] = np.histogram([leaver[0] for leaver in service.workforce.leavers], edges)[0]
+    table["burnout_episodes"] = np.histogram([b[0] for b in service.workforce.burnouts], edges)[0]
+    for name in DAILY_COLUMNS:
+        table[name] = count.daily[name]
+    counts = [
+        "awaiting_triage",
+        "unallocated",
+        "allocated",
+        "awaiting_long_term_team",
+        "long_term_children",
+        "permanent",
+        "newly_qualified",
+        "agency",
+        "vacant_posts",
+        "off_sick",
+    ]
+    return table.astype({name: "int64" for name in counts})
