@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -146,6 +145,8 @@ def test_failed_write_leaves_no_summary(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".partial-*"))
 
 
-def test_console_script_is_installed():
+def test_console_script_is_installed_and_answers():
     script = Path(sys.executable).parent / "simservice"
-    assert script.exists() or os.environ.get("SIMSERVICE_NO_SCRIPT")
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    assert "simservice: a simulator" in done.stdout and "experiment:" in done.stdout
