@@ -278,6 +278,8 @@ class WorkforceConfig:
     reallocate_after_days: float = MISSING
     # Stress and burnout.
     manageable_caseload: float = MISSING
+    stress_from_share: float = MISSING
+    stress_full_share: float = MISSING
     stress_rise_days: float = MISSING
     stress_recovery_days: float = MISSING
     stress_productivity_effect: float = MISSING
@@ -345,6 +347,13 @@ class WorkforceConfig:
             "workforce.newly_qualified_productivity",
             self.newly_qualified_productivity,
             "must be above 0 and at most 1",
+        )
+        _non_negative("workforce.stress_from_share", self.stress_from_share)
+        _require(
+            self.stress_full_share > self.stress_from_share,
+            "workforce.stress_full_share",
+            self.stress_full_share,
+            f"must be above workforce.stress_from_share ({self.stress_from_share})",
         )
         _require(
             0 < self.burnout_threshold <= 1,

@@ -380,7 +380,8 @@ class Workforce:
             target = 0.0
         else:
             ratio = worker.load / (w.manageable_caseload * worker.cap_share)
-            target = min(1.0, max(0.0, (ratio - 0.7) / 0.8))
+            span = w.stress_full_share - w.stress_from_share
+            target = min(1.0, max(0.0, (ratio - w.stress_from_share) / span))
         pace = w.stress_rise_days if target > worker.stress else w.stress_recovery_days
         worker.stress += (target - worker.stress) / pace
         if worker.stress >= w.burnout_threshold and not worker.burnt_out:

@@ -56,6 +56,9 @@ def test_parameters_are_frozen_and_the_model_does_not_change_them():
         ("run.years=0.1", "run.years"),
         ("run.jobs=0", "run.jobs"),
         ("service.casework_share=0", "service.casework_share"),
+        ("workforce.stress_full_share=0.5", "workforce.stress_full_share"),
+        ("workforce.recruitment_failure_share=1", "workforce.recruitment_failure_share"),
+        ("policy.team_cut=close", "policy.team_cut"),
     ],
 )
 def test_out_of_range_values_name_the_setting(override, setting):
