@@ -49,11 +49,11 @@ def main(cfg: DictConfig) -> None:
             return
         config = to_config(cfg)
         results = run_scenario(config)
+        write_outputs(results, out)
     except ConfigError as error:
         _fail(str(error))
     except KeyboardInterrupt:
         _fail("interrupted: no results were written", EXIT_INTERRUPTED)
-    write_outputs(results, out)
     print(_heading(config))
     print(format_summary(results.summary))
     print(f"Results in {out}")
@@ -174,10 +174,7 @@ def cli(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     from hydra._internal.utils import get_args_parser
 
-    try:
-        parsed = get_args_parser().parse_args(args)
-    except SystemExit:
-        raise
+    parsed = get_args_parser().parse_args(args)
     informational = parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion
     if not informational:
         problem = check_overrides(parsed.overrides, parsed.config_name or "config")

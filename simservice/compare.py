@@ -8,13 +8,9 @@ intervals of the two scenarios taken apart.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -23,7 +19,7 @@ from . import figures
 from .config import Config
 from .kpis import KPI_UNITS, mean_ci
 from .outputs import format_number as _fmt
-from .outputs import write_outputs
+from .outputs import publish, save_figure, staged, write_outputs
 from .runner import Results, run_scenario
 
 
@@ -107,19 +103,13 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> None:
     out_dir = Path(out_dir)
     for name, result in comparison.results.items():
         write_outputs(result, out_dir / "scenarios" / name)
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_dir))
-    try:
-        daily = {name: result.daily for name, result in comparison.results.items()}
-        run = next(iter(comparison.results.values())).config.run
-        for column, name in (("unallocated", "compare_unallocated.png"), ("caseload_mean", "compare_caseload.png")):
-            fig = figures.scenarios_over_time(daily, run, column)
-            fig.savefig(staging / name, dpi=110)
-            plt.close(fig)
+    daily = {name: result.daily for name, result in comparison.results.items()}
+    run = next(iter(comparison.results.values())).config.run
+    with staged(out_dir) as staging:
+        save_figure(figures.scenarios_over_time(daily, run, "unallocated"), staging / "compare_unallocated.png")
+        save_figure(figures.scenarios_over_time(daily, run, "caseload_mean"), staging / "compare_caseload.png")
         comparison.differences.to_csv(staging / "comparison.csv", index=False)
-        for name in ("compare_unallocated.png", "compare_caseload.png", "comparison.csv"):
-            os.replace(staging / name, out_dir / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        publish(staging, out_dir, ["compare_unallocated.png", "compare_caseload.png", "comparison.csv"])
 
 
 def format_differences(differences: pd.DataFrame) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -27,34 +29,44 @@ FILES = {
 }
 
 
-def write_outputs(results: Results, out_dir: Path) -> list[Path]:
-    """Write every output into ``out_dir``; ``summary.csv`` lands last, so its presence means the run is whole."""
-    out_dir = Path(out_dir)
+@contextmanager
+def staged(out_dir: Path) -> Iterator[Path]:
+    """A hidden folder inside ``out_dir`` to write into, removed whatever happens."""
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_dir))
     try:
-        title = results.config.service.name
-        run = results.config.run
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish(staging: Path, out_dir: Path, names: Sequence[str]) -> list[Path]:
+    """Move finished files into place in order: the last one's presence means all are there."""
+    for name in names:
+        os.replace(staging / name, out_dir / name)
+    return [out_dir / name for name in names]
+
+
+def save_figure(fig: plt.Figure, path: Path) -> None:
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(results: Results, out_dir: Path) -> list[Path]:
+    """Write every output into ``out_dir``; ``summary.csv`` lands last, so its presence means the run is whole."""
+    out_dir = Path(out_dir)
+    title, run = results.config.service.name, results.config.run
+    with staged(out_dir) as staging:
         results.kpis.to_csv(staging / "kpis_by_replication.csv", index=False)
         results.daily.to_csv(staging / "timeseries.csv", index=False, float_format="%.6g")
         results.cases.to_parquet(staging / "cases.parquet", index=False)
         results.staff.to_csv(staging / "staff.csv", index=False)
         results.transfers.to_csv(staging / "transfers.csv", index=False)
-        for name, fig in (
-            ("unallocated.png", figures.unallocated_over_time(results.daily, run, title)),
-            ("workforce.png", figures.workforce_over_time(results.daily, run, title)),
-            ("days_to_assessment.png", figures.days_to_assessment(results.cases, run, title)),
-        ):
-            fig.savefig(staging / name, dpi=110)
-            plt.close(fig)
+        save_figure(figures.unallocated_over_time(results.daily, run, title), staging / "unallocated.png")
+        save_figure(figures.workforce_over_time(results.daily, run, title), staging / "workforce.png")
+        save_figure(figures.days_to_assessment(results.cases, run, title), staging / "days_to_assessment.png")
         results.summary.to_csv(staging / "summary.csv", index=False)
-        written = []
-        for name in FILES:  # summary.csv is last in FILES
-            os.replace(staging / name, out_dir / name)
-            written.append(out_dir / name)
-        return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        return publish(staging, out_dir, list(FILES))  # summary.csv is last in FILES
 
 
 def format_number(x: float, signed: bool = False) -> str:

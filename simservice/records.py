@@ -124,7 +124,7 @@ def replication_result(service: Service) -> ReplicationResult:
     return ReplicationResult(
         service.replication,
         case_table(service),
-        daily_table(service, service.count),
+        daily_table(service),
         np.array(service.count.caseloads, dtype=float).reshape(-1, 3),
         staff_table(service),
         pd.DataFrame(service.transfer_log, columns=["day", "case_id", "from_worker", "to_worker", "reason"]),
@@ -196,7 +196,7 @@ def staff_table(service: Service) -> pd.DataFrame:
     )
 
 
-def daily_table(service: Service, count: MorningCount) -> pd.DataFrame:
+def daily_table(service: Service) -> pd.DataFrame:
     run = service.config.run
     day = np.arange(service.days)
     edges = np.arange(service.days + 1)
@@ -209,7 +209,7 @@ def daily_table(service: Service, count: MorningCount) -> pd.DataFrame:
     table["leavers"] = np.histogram([leaver[0] for leaver in service.workforce.leavers], edges)[0]
     table["burnout_episodes"] = np.histogram([b[0] for b in service.workforce.burnouts], edges)[0]
     for name in DAILY_COLUMNS:
-        table[name] = count.daily[name]
+        table[name] = service.count.daily[name]
     counts = [
         "awaiting_triage",
         "unallocated",

@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from .config import Config  # noqa: E402
 from .kpis import KPI_UNITS  # noqa: E402
+from .outputs import publish, save_figure, staged  # noqa: E402
 
 FAILED = "failed.txt"
 SUMMARY = "summary.csv"
@@ -184,17 +185,11 @@ class GatherSweep(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         table = gather(sweep_dir)
         kpi = config.get("sweep_kpi", self.kpi)
-        staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=sweep_dir))
-        try:
+        with staged(sweep_dir) as staging:
             table.to_csv(staging / "sweep.csv", index=False)
-            fig = sweep_figure(table, kpi)
-            fig.savefig(staging / "sweep.png", dpi=110)
-            plt.close(fig)
+            save_figure(sweep_figure(table, kpi), staging / "sweep.png")
             table.to_parquet(staging / "sweep.parquet", index=False)
-            for name in ("sweep.csv", "sweep.png", "sweep.parquet"):
-                os.replace(staging / name, sweep_dir / name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            publish(staging, sweep_dir, ["sweep.csv", "sweep.png", "sweep.parquet"])
         jobs = table["job"].nunique()
         failed = table[table["status"] == "failed"]
         print(f"Sweep of {jobs} jobs gathered in {sweep_dir / 'sweep.parquet'} (and sweep.csv, sweep.png)")

@@ -24,6 +24,15 @@ from .streams import Streams
 PERMANENT, NEWLY_QUALIFIED, AGENCY = "permanent", "newly_qualified", "agency"
 
 
+def _leaving_rates(w: WorkforceConfig) -> dict[str, float]:
+    """The annual leaving hazard of each contract, before stress."""
+    return {
+        PERMANENT: w.leaving_per_year_permanent,
+        NEWLY_QUALIFIED: w.leaving_per_year_newly_qualified,
+        AGENCY: w.leaving_per_year_agency,
+    }
+
+
 class Worker:
     """A social worker sharing casework hours across a caseload: urgent first, then the earliest deadline."""
 
@@ -228,6 +237,7 @@ class Workforce:
             self.add_team()
             for _ in range(service.workers_per_team):
                 self.add_post(team)
+        self._leaving_per_year = _leaving_rates(self.w)
         self.leavers: list[tuple[float, int, str, float, str]] = []  # (day, worker, contract, fte, reason)
         self.burnouts: list[tuple[float, int]] = []
         self._staff_the_posts(streams)
@@ -269,6 +279,7 @@ class Workforce:
     def update(self, config: Config) -> None:
         """New settings from a dated change: they apply from now on."""
         self.config, self.w = config, config.workforce
+        self._leaving_per_year = _leaving_rates(config.workforce)
         hours = config.service.casework_hours_per_fte_day
         if hours != self.hours_per_fte_day:
             self.hours_per_fte_day = hours
@@ -404,11 +415,7 @@ class Workforce:
         if worker.leaving_on != math.inf:
             return
         w = self.w
-        rate = {
-            PERMANENT: w.leaving_per_year_permanent,
-            NEWLY_QUALIFIED: w.leaving_per_year_newly_qualified,
-            AGENCY: w.leaving_per_year_agency,
-        }[worker.contract] * (1.0 + w.stress_leaving_effect * worker.stress)
+        rate = self._leaving_per_year[worker.contract] * (1.0 + w.stress_leaving_effect * worker.stress)
         if self._streams[worker.post].leaving.next() < -math.expm1(-rate * self.per_year):
             notice = w.notice_days_agency if worker.contract == AGENCY else w.notice_days_permanent
             worker.leaving_on = now + notice

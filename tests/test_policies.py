@@ -7,7 +7,7 @@ import pytest
 
 from simservice.compare import compare, paired_differences, unpaired_interval
 from simservice.config import ConfigError, load_config
-from simservice.kpis import mean_ci
+from simservice.kpis import KPI_UNITS, mean_ci
 from simservice.model import Service, simulate
 from simservice.pathway import ALLOCATED, UNALLOCATED
 
@@ -141,10 +141,6 @@ def test_paired_intervals_are_narrower_than_unpaired(cap_comparison):
 
 
 def test_paired_differences_of_a_scenario_with_itself_are_zero():
-    kpis = pd.DataFrame({"replication": [0, 1, 2], **{k: [1.0, 2.0, 4.0] for k in ("referrals", "caseload_mean")}})
-    from simservice.kpis import KPI_UNITS
-
-    for kpi in KPI_UNITS:
-        kpis[kpi] = [1.0, 2.0, 4.0]
+    kpis = pd.DataFrame({"replication": [0, 1, 2], **{kpi: [1.0, 2.0, 4.0] for kpi in KPI_UNITS}})
     table = paired_differences(kpis, kpis)
     assert (table["difference"] == 0).all() and not table["significant"].any()

@@ -108,7 +108,7 @@ def test_agency_cover_leaves_when_the_permanent_recruit_starts(churning):
         assert (moved.reason == "agency_replaced").all()
 
 
-def test_long_sickness_moves_cases_and_short_does_not(churning):
+def test_long_sickness_moves_cases(churning):
     _, result, _ = churning
     sick_moves = result.transfers[result.transfers.reason == "sickness"]
     assert len(sick_moves) > 0
