@@ -16,7 +16,7 @@ from pathlib import Path
 from .compare import Comparison, write_comparison
 from .compare import compare as compare_configs
 from .config import Config, load_config
-from .outputs import write_outputs
+from .outputs import claim, write_outputs
 from .runner import Results, run_scenario
 
 __all__ = ["Comparison", "Config", "Results", "compare", "load_config", "run", "run_config"]
@@ -29,10 +29,17 @@ def run(overrides: Sequence[str] = (), progress: bool = True, out_dir: str | Pat
 
 def run_config(config: Config, progress: bool = True, out_dir: str | Path | None = None) -> Results:
     """Run a scenario given as frozen parameters (see ``load_config`` and ``dataclasses.replace``)."""
+    _own(out_dir)
     results = run_scenario(config, progress=progress)
     if out_dir is not None:
         write_outputs(results, Path(out_dir))
     return results
+
+
+def _own(out_dir: str | Path | None) -> None:
+    """Take ``out_dir`` for this run before anything runs: never into another run's results."""
+    if out_dir is not None and not claim(Path(out_dir), "simservice.api"):
+        raise FileExistsError(f"{out_dir} holds another run's results: name a new or empty folder")
 
 
 def compare(
@@ -43,6 +50,7 @@ def compare(
 ) -> Comparison:
     """Run named scenarios (overrides each; the first is the base) with common random numbers, paired."""
     configs = {name: load_config([*common, *overrides]) for name, overrides in scenarios.items()}
+    _own(out_dir)
     comparison = compare_configs(configs, progress=progress)
     if out_dir is not None:
         write_comparison(comparison, Path(out_dir))

@@ -1,14 +1,20 @@
 """The ``simservice`` command: a Hydra app that runs a scenario and writes its results.
 
 ``cli()`` checks the user's overrides before Hydra runs, so that a mistake gets
-one line naming the setting, the value and what is allowed, and exit code 2.
+one line naming the setting, the value and what is allowed, and exit code 2. It
+also gives every run and sweep a folder of its own, and turns Ctrl-C, a full or
+read-only disk and a run too big for this machine into one line and a non-zero exit.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import argparse
+import re
+import shlex
+import shutil
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import hydra
@@ -18,21 +24,28 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .compare import compare, format_differences, write_comparison
-from .config import Config, ConfigError, compose, conf_dir, register_configs, to_config
-from .outputs import format_summary, write_outputs
-from .runner import run_scenario
-from .sweep import FAILED, job_key, restore, store
+from .config import PAIRING, Config, ConfigError, compose, conf_dir, register_configs, to_config
+from .outputs import claim, claim_new, clean_abandoned_staging, format_summary, write_outputs
+from .runner import memory_check, output_bytes, run_scenario
+from .sweep import run_job
 
 _OMEGACONF_DETAIL = ("full_key:", "reference_type=", "object_type=")
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-register_configs()
+#: Names a user gives that become folder names: letters, digits, '_', '-' and '.', not starting with '.'.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+SAFE_NAME_RULE = "must be a name of letters, digits, '_', '-' or '.' (at most 64, not starting with '.'), not a path"
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
     print(f"simservice: error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+def _write_failed(out: Path, error: OSError) -> None:
+    reason = error.strerror or str(error)
+    _fail(f"cannot write the results into {out}: {reason}; nothing was written", EXIT_FAILED)
 
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
@@ -41,7 +54,7 @@ def main(cfg: DictConfig) -> None:
     hydra_config = HydraConfig.get()
     out = Path(hydra_config.runtime.output_dir)
     if hydra_config.mode == RunMode.MULTIRUN:
-        sweep_job(cfg, out)
+        run_job(cfg, out)
         return
     try:
         if cfg.scenarios:
@@ -52,8 +65,8 @@ def main(cfg: DictConfig) -> None:
         write_outputs(results, out)
     except ConfigError as error:
         _fail(str(error))
-    except KeyboardInterrupt:
-        _fail("interrupted: no results were written", EXIT_INTERRUPTED)
+    except OSError as error:
+        _write_failed(out, error)
     print(_heading(config))
     print(format_summary(results.summary))
     print(f"Results in {out}")
@@ -68,16 +81,31 @@ def _heading(config: Config) -> str:
 
 
 def scenario_configs(cfg: DictConfig) -> dict[str, Config]:
-    """Each named scenario: the composed config with the scenario's differences merged on top."""
+    """Each named scenario: the composed config with the scenario's differences merged on top.
+
+    Names become folders, so they must be plain names; and every scenario keeps the base's
+    run settings (seed, replications, years...) so that replication k of each is paired.
+    """
     base = cfg.copy()
     base.scenarios = {}
-    configs = {}
+    configs: dict[str, Config] = {}
     for name, differences in cfg.scenarios.items():
+        if not SAFE_NAME.fullmatch(str(name)):
+            raise ConfigError("scenarios", str(name), f"a scenario's name {SAFE_NAME_RULE}")
         try:
             merged = OmegaConf.merge(base, differences or {})
         except Exception as error:
             raise ConfigError(f"scenarios.{name}", OmegaConf.to_container(differences), _error_text(error)) from error
         configs[str(name)] = to_config(merged)
+        for key in PAIRING:
+            first, mine = getattr(next(iter(configs.values())).run, key), getattr(configs[str(name)].run, key)
+            if mine != first:
+                raise ConfigError(
+                    f"scenarios.{name}.run.{key}",
+                    mine,
+                    f"scenarios share the base's run.{key} ({first}) so that they stay paired;"
+                    f" set run.{key} for all of them instead",
+                )
     return configs
 
 
@@ -91,29 +119,6 @@ def run_comparison(cfg: DictConfig, out: Path) -> None:
     print(f"Scenarios: {', '.join(configs)} (base: {comparison.base})")
     print(format_differences(comparison.differences))
     print(f"Results in {out} (comparison.csv, compare_*.png, scenarios/<name>/)")
-
-
-def sweep_job(cfg: DictConfig, out: Path) -> None:
-    """One job of a sweep: restored from the cache if it ran before; a failure is written down, not raised."""
-    try:
-        if cfg.scenarios:
-            raise ConfigError("scenarios", list(cfg.scenarios), "a sweep runs single scenarios: compare without -m")
-        config = to_config(cfg)
-        # One level of parallelism: the launcher runs jobs side by side, replications run in turn.
-        config = dataclasses.replace(config, run=dataclasses.replace(config.run, jobs=1, progress=False))
-        cache = Path(cfg.cache_dir) if cfg.cache_dir else None
-        key = job_key(config)
-        if cache is not None and restore(cache, key, out):
-            print(f"{out.name}: restored from {cache / key}")
-            return
-        written = write_outputs(run_scenario(config), out)
-        if cache is not None:
-            store(cache, key, out, [path.name for path in written])
-        print(f"{out.name}: done")
-    except Exception as error:  # recorded for the gathered table; the other jobs go on
-        message = _error_text(error) if not isinstance(error, ConfigError) else str(error)
-        (out / FAILED).write_text(f"{type(error).__name__}: {message}\n")
-        print(f"simservice: job {out.name} failed: {message}", file=sys.stderr)
 
 
 def _error_text(error: BaseException) -> str:
@@ -142,21 +147,49 @@ def _sweep_cases(overrides: list[str]) -> list[list[str]]:
     return cases
 
 
-def check_overrides(overrides: Sequence[str], config_name: str = "config") -> str | None:
-    """None if the overrides make a valid scenario, else a one-line reason naming the setting and value."""
-    mine = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+def _check_hydra_overrides(overrides: Sequence[str]) -> str | None:
+    """The few Hydra settings a user may get wrong: the launcher's processes, and folder names."""
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.get_key_element().lstrip("+~")
+        values = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
+        if key == "hydra.launcher.n_jobs":
+            for value in values:
+                if not (isinstance(value, int) and (value >= 1 or value == -1)):
+                    return (
+                        f"hydra.launcher.n_jobs={value!r}: must be a whole number of at least 1, or -1 for every core"
+                    )
+        if key == "experiment":
+            for value in values:
+                if value is not None and not SAFE_NAME.fullmatch(str(value)):
+                    return f"experiment={value!r}: {SAFE_NAME_RULE}; the experiments are in conf/experiment/"
+    return None
+
+
+def check_overrides(
+    overrides: Sequence[str], config_name: str = "config", processes: int = 1, config_dir: str | None = None
+) -> str | None:
+    """None if the overrides make a valid scenario that fits in memory, else a one-line reason."""
     try:
+        problem = _check_hydra_overrides(overrides)
+        mine = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
         cases = _sweep_cases(mine)
+        if config_dir:  # configs of the user's own, as Hydra's --config-dir adds them
+            search = f"hydra.searchpath=[{_quoted('file://' + str(Path(config_dir).resolve()))}]"
+            cases = [[*case, search] for case in cases]
     except Exception as error:  # the override parser's own errors
         return _error_text(error)
+    if problem:
+        return problem
     for case in cases:
         try:
             composed = compose(case, config_name)
-            scenario_configs(composed) if composed.scenarios else to_config(composed)
+            configs = list(scenario_configs(composed).values()) if composed.scenarios else [to_config(composed)]
+            for config in configs:
+                memory_check(config, processes)
         except ConfigError as error:
             return str(error)
         except Exception as error:
-            culprit = next((o for o in case if _fails_alone(o, config_name)), " ".join(case))
+            culprit = next((o for o in case if _fails_alone(o, config_name)), " ".join(mine))
             return f"{culprit}: {_error_text(error)}"
     return None
 
@@ -169,19 +202,124 @@ def _fails_alone(override: str, config_name: str) -> bool:
     return False
 
 
+def _arguments() -> argparse.ArgumentParser:
+    """The command line as Hydra reads it: overrides, and the flags that only print or pick a mode."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("overrides", nargs="*")
+    for flag in ("--help", "-h"), ("--hydra-help",), ("--resolve",), ("--run", "-r"), ("--multirun", "-m"):
+        parser.add_argument(*flag, action="store_true")
+    parser.add_argument("--shell-completion", "-sc", action="store_true")
+    parser.add_argument("--version", action="store_true")
+    for flag in ("--cfg", "-c"), ("--package", "-p"), ("--config-path", "-cp"), ("--config-name", "-cn"):
+        parser.add_argument(*flag)
+    parser.add_argument("--config-dir", "-cd")
+    parser.add_argument("--experimental-rerun")
+    parser.add_argument("--info", "-i", nargs="?", const="all")
+    return parser
+
+
+def _folder_override(overrides: Sequence[str], key: str) -> Path | None:
+    """The folder a user named with ``key=...``, if they did."""
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        if override.get_key_element().lstrip("+~") == key:
+            return Path(str(override.value()))
+    return None
+
+
+def _quoted(path: Path | str) -> str:
+    """A path as a Hydra override value, whatever characters it holds."""
+    return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'").replace("${", "\\${") + "'"
+
+
+def disk_needed(parsed: argparse.Namespace) -> float:
+    """Bytes a run's (or sweep's) files will take: every job of a sweep counted, and its copy in the cache."""
+    mine = [o for o in parsed.overrides if not o.lstrip("+~").startswith("hydra")]
+    total = 0.0
+    for case in _sweep_cases(mine):
+        composed = compose(case, parsed.config_name or "config")
+        configs = list(scenario_configs(composed).values()) if composed.scenarios else [to_config(composed)]
+        total = max(total, sum(output_bytes(config) for config in configs))
+    return total * (2 * _job_count(mine) if parsed.multirun else 1)
+
+
+def _job_count(overrides: Sequence[str]) -> int:
+    count = 1
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        if override.is_sweep_override():
+            count *= len(list(override.sweep_string_iterator()))
+    return count
+
+
+def _check_space(folder: Path, needed: float) -> None:
+    """Refuse a run whose files would not fit on the disk it writes to."""
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    usage = shutil.disk_usage(existing)
+    if usage.free < needed:
+        _fail(
+            f"{folder}: No space left for this run's files (about {needed / 1e6:,.0f} MB needed,"
+            f" {usage.free / 1e6:,.1f} MB free); free some space or write elsewhere",
+            EXIT_FAILED,
+        )
+
+
+def own_folder(overrides: list[str], multirun: bool, command: str, needed: float = 0.0) -> list[str]:
+    """Give this run (or sweep) a folder no other run has: the overrides, with the folder named in them."""
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    named = _folder_override(overrides, key)
+    _check_space(named if named is not None else Path("multirun" if multirun else "outputs"), needed)
+    if named is not None:
+        if not claim(named, command):
+            _fail(
+                f"{key}={named}: that folder holds another run's results; name a new or empty folder"
+                " (or leave it out for a fresh one)"
+            )
+        return overrides
+    stamp = datetime.now()
+    base = Path("multirun" if multirun else "outputs") / f"{stamp:%Y-%m-%d}" / f"{stamp:%H-%M-%S}"
+    return [*overrides, f"{key}={_quoted(claim_new(base, command))}"]
+
+
 def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``simservice`` command."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    from hydra._internal.utils import get_args_parser
+    try:
+        _cli(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        _fail("interrupted: no results were written", EXIT_INTERRUPTED)
+    except OSError as error:
+        _fail(f"{error.filename or 'the output folder'}: {error.strerror or error}", EXIT_FAILED)
 
-    parsed = get_args_parser().parse_args(args)
-    informational = parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion
+
+def _cli(args: list[str]) -> None:
+    parsed, _ = _arguments().parse_known_args(args)
+    informational = (
+        parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion or parsed.version
+    )
+    register_configs()
     if not informational:
-        problem = check_overrides(parsed.overrides, parsed.config_name or "config")
+        multirun = parsed.multirun or any(o.replace(" ", "") == "hydra.mode=MULTIRUN" for o in parsed.overrides)
+        processes = _sweep_processes(parsed.overrides) if multirun else 1
+        problem = check_overrides(parsed.overrides, parsed.config_name or "config", processes, parsed.config_dir)
         if problem:
             _fail(problem)
+        clean_abandoned_staging([Path("outputs"), Path("multirun")])
+        mine = own_folder(parsed.overrides, multirun, shlex.join(["simservice", *args]), disk_needed(parsed))
+        args = [a for a in args if a not in parsed.overrides] + mine
     sys.argv = [sys.argv[0], *args]
     main()
+
+
+def _sweep_processes(overrides: Sequence[str]) -> int:
+    """Jobs a sweep runs at once on this machine: the launcher's ``n_jobs``, or every core."""
+    import os
+
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        if override.get_key_element().lstrip("+~") == "hydra.launcher.n_jobs" and not override.is_sweep_override():
+            value = override.value()
+            if isinstance(value, int) and value >= 1:
+                return value
+    return os.cpu_count() or 1
 
 
 if __name__ == "__main__":

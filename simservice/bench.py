@@ -69,7 +69,7 @@ def time_sweep(jobs: int, extra: list[str], launcher: str) -> float:
         command = [
             sys.executable,
             "-m",
-            "simservice.app",
+            "simservice",
             "-m",
             f"run.seed=range(1,{jobs + 1})",
             *extra,

@@ -1,16 +1,21 @@
-"""Frozen structured configs: the settings a user can change, their types and their limits.
+"""Frozen structured configs: the settings a user can change, their types, their limits and what they mean.
 
-The values of the default scenario live in ``conf/`` (YAML, each with its source);
-this module says what each setting is and what it may be, so that Hydra rejects
-an unknown key or a wrong type and ``__post_init__`` rejects a value out of range.
+The values of the default scenario live in ``conf/`` (YAML, each with its source).
+Each setting here is declared once, with its limits beside it (``setting(...)``);
+one checker (``check_limits``) turns those declarations into the one-line errors a
+user sees, and ``__post_init__`` adds the few checks that relate two settings.
+Every number has a finite range, upper bounds included, so that no setting can
+ask the model for more memory or time than a run can have.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, ClassVar, Dict, List, Optional, Sequence
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
@@ -22,6 +27,8 @@ WORKLOAD_DISTRIBUTIONS = ("lognormal", "exponential")
 TEAM_CUTS = ("redeploy", "delete_posts")
 #: The groups whose settings may change at a date within a run.
 CHANGEABLE = ("service", "demand", "policy", "workforce")
+#: A century of working days: the longest span any delay or duration may be set to (longer than any career).
+CENTURY_DAYS = 25_300
 
 
 class ConfigError(ValueError):
@@ -31,61 +38,166 @@ class ConfigError(ValueError):
         self.setting, self.value, self.allowed = setting, value, allowed
         super().__init__(f"{setting}={value!r}: {allowed}")
 
+    def __reduce__(self):
+        """Cross process boundaries intact, so a parallel run reports the same one line."""
+        value = self.value
+        try:
+            pickle.dumps(value)
+        except Exception:
+            value = repr(value)
+        return (ConfigError, (self.setting, value, self.allowed))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a setting may be: a number in a range (ends included unless open), a whole number, a choice, or null."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    whole: bool = False
+    nullable: bool = False
+    choices: tuple[str, ...] = ()
+    each: bool = False  # the limits apply to every item of a list
+    input_file: bool = False  # a path whose content is part of the scenario
+
+    def allowed(self) -> str:
+        """The rule in words, for error messages and the README."""
+        if self.choices:
+            text = f"must be one of {', '.join(self.choices)}"
+        elif self.low is None:
+            text = "must be a path" if self.input_file else "must be true or false"
+        else:
+            kind = "a whole number" if self.whole else "a number"
+            low = f"above {_number(self.low)}" if self.low_open else f"from {_number(self.low)}"
+            high = f"below {_number(self.high)}" if self.high_open else f"to {_number(self.high)}"
+            text = f"must be {kind} {low} {high}"
+            if self.each:
+                text = text.replace("must be", "each must be")
+        return text + (", or null" if self.nullable else "")
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.nullable
+        if self.choices:
+            return value in self.choices
+        if self.low is None:
+            return True
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return False
+        if self.whole and value != int(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+
+def _number(x: float) -> str:
+    """A limit as a person reads it: 2,000,000 rather than 2e+06."""
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+
+
+def setting(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    default: Any = MISSING,
+    low_open: bool = False,
+    high_open: bool = False,
+    whole: bool = False,
+    nullable: bool = False,
+    choices: Sequence[str] = (),
+    each: bool = False,
+    input_file: bool = False,
+) -> Any:
+    """A config field with its limits declared beside it."""
+    limits = Limits(low, high, low_open, high_open, whole, nullable, tuple(choices), each, input_file)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"limits": limits})
+    return field(default=default, metadata={"limits": limits})
+
+
+def share(**kwargs: Any) -> Any:
+    """A share between 0 and 1."""
+    return setting(0, 1, **kwargs)
+
+
+def limits_of(config_class: type, name: str) -> Limits | None:
+    """The declared limits of one field, if it has any."""
+    for f in dataclasses.fields(config_class):
+        if f.name == name:
+            return f.metadata.get("limits")
+    return None
+
+
+def check_limits(config: Any, prefix: str) -> None:
+    """Raise ``ConfigError`` for the first field of ``config`` outside its declared limits."""
+    for f in dataclasses.fields(config):
+        limits = f.metadata.get("limits")
+        if limits is None:
+            continue
+        value = getattr(config, f.name)
+        values = list(value) if limits.each and value is not None else [value]
+        if not all(limits.accepts(v) for v in values):
+            raise ConfigError(f"{prefix}.{f.name}", _plain(value), limits.allowed())
+
+
+def _plain(value: Any) -> Any:
+    """A value as the user typed it (OmegaConf's list nodes print as lists)."""
+    return list(value) if isinstance(value, list | tuple) or OmegaConf.is_list(value) else value
+
 
 def _require(ok: bool, setting: str, value: object, allowed: str) -> None:
     if not ok:
         raise ConfigError(setting, value, allowed)
 
 
-def _positive(setting: str, value: float) -> None:
-    _require(value > 0, setting, value, "must be greater than 0")
-
-
-def _non_negative(setting: str, value: float) -> None:
-    _require(value >= 0, setting, value, "must be 0 or more")
-
-
 def _incomplete(config: object) -> bool:
     """True while a schema is still a template with values to fill (``???``), as Hydra builds it."""
     return any(
-        getattr(config, name) is MISSING or getattr(config, name) == MISSING for name in config.__dataclass_fields__
+        getattr(config, f.name) is MISSING or getattr(config, f.name) == MISSING for f in dataclasses.fields(config)
     )
 
 
-def _share(setting: str, value: float) -> None:
-    _require(0.0 <= value <= 1.0, setting, value, "must be a share between 0 and 1")
+class Checked:
+    """A group of settings that checks itself against its declared limits when it is made."""
 
-
-@dataclass(frozen=True)
-class ServiceConfig:
-    """The assessment service as it is staffed: teams, workers, front door and starting state."""
-
-    name: str = MISSING
-    teams: int = MISSING
-    workers_per_team: int = MISSING
-    team_shares: Optional[List[float]] = None
-    triage_staff: Optional[float] = MISSING
-    triage_per_staff_per_day: float = MISSING
-    hours_per_day: float = MISSING
-    casework_share: float = MISSING
-    fte: float = MISSING
-    productivity: float = MISSING
-    initial_caseload: float = MISSING
-    initial_unallocated_per_team: int = MISSING
-    handover_days: float = MISSING
-    long_term_places: Optional[int] = MISSING
-    long_term_mean_days: float = MISSING
+    GROUP: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         if _incomplete(self):
             return
-        _require(self.teams >= 1, "service.teams", self.teams, "must be a whole number of at least 1")
-        _require(
-            self.workers_per_team >= 1,
-            "service.workers_per_team",
-            self.workers_per_team,
-            "must be a whole number of at least 1",
-        )
+        check_limits(self, self.GROUP)
+        self.check_together()
+
+    def check_together(self) -> None:
+        """Rules that relate two or more settings of the group."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig(Checked):
+    """The assessment service as it is staffed: teams, workers, front door and starting state."""
+
+    GROUP = "service"
+
+    name: str = MISSING
+    teams: int = setting(1, 500, whole=True)
+    workers_per_team: int = setting(1, 200, whole=True)
+    team_shares: Optional[List[float]] = setting(0, 1, default=None, nullable=True, each=True)
+    triage_staff: Optional[float] = setting(0, 10_000, low_open=True, nullable=True)
+    triage_per_staff_per_day: float = setting(0, 1_000, low_open=True)
+    hours_per_day: float = setting(0, 24, low_open=True)
+    casework_share: float = share(low_open=True)
+    fte: float = share(low_open=True)
+    productivity: float = setting(0, 10, low_open=True)
+    initial_caseload: float = setting(0, 1_000)
+    initial_unallocated_per_team: int = setting(0, 100_000, whole=True)
+    handover_days: float = setting(0, CENTURY_DAYS)
+    long_term_places: Optional[int] = setting(0, 1_000_000, whole=True, nullable=True)
+    long_term_mean_days: float = setting(0, CENTURY_DAYS, low_open=True)
+
+    def check_together(self) -> None:
         if self.team_shares is not None:
             shares = list(self.team_shares)
             _require(
@@ -94,27 +206,7 @@ class ServiceConfig:
                 shares,
                 f"must list one share per team ({self.teams} values) or be null for equal shares",
             )
-            for share in shares:
-                _share("service.team_shares", share)
             _require(abs(sum(shares) - 1.0) < 1e-6, "service.team_shares", shares, "must add up to 1")
-        if self.triage_staff is not None:
-            _positive("service.triage_staff", self.triage_staff)
-        _positive("service.triage_per_staff_per_day", self.triage_per_staff_per_day)
-        _positive("service.hours_per_day", self.hours_per_day)
-        _require(
-            0 < self.casework_share <= 1,
-            "service.casework_share",
-            self.casework_share,
-            "must be a share above 0 and at most 1",
-        )
-        _require(0 < self.fte <= 1, "service.fte", self.fte, "must be above 0 and at most 1")
-        _positive("service.productivity", self.productivity)
-        _non_negative("service.initial_caseload", self.initial_caseload)
-        _non_negative("service.initial_unallocated_per_team", self.initial_unallocated_per_team)
-        _non_negative("service.handover_days", self.handover_days)
-        if self.long_term_places is not None:
-            _non_negative("service.long_term_places", self.long_term_places)
-        _positive("service.long_term_mean_days", self.long_term_mean_days)
 
     @property
     def casework_hours_per_fte_day(self) -> float:
@@ -131,53 +223,40 @@ class ServiceConfig:
 class ShockConfig:
     """Extra referrals a day for a window of months (a front-door bulge)."""
 
-    start_month: int = MISSING
-    months: int = MISSING
-    extra_per_day: float = MISSING
+    start_month: int = setting(0, 600, whole=True)
+    months: int = setting(1, 600, whole=True)
+    extra_per_day: float = setting(0, 10_000)
 
 
 @dataclass(frozen=True)
-class DemandConfig:
+class DemandConfig(Checked):
     """Referrals: how many, when in the year, how urgent and how much work each is."""
 
-    referrals_per_year: float = MISSING
-    seasonality: List[float] = MISSING
-    trend_per_year: float = MISSING
-    shocks: List[ShockConfig] = field(default_factory=list)
-    monthly_counts_csv: Optional[str] = None
-    urgent_share: float = MISSING
-    workload_distribution: str = MISSING
-    hours_standard: float = MISSING
-    hours_urgent: float = MISSING
-    hours_cv: float = MISSING
-    min_days_standard: float = MISSING
-    min_days_urgent: float = MISSING
-    min_days_spread: float = MISSING
-    not_in_need_share: float = MISSING
-    rereferral_probability: float = MISSING
-    rereferral_mean_days: float = MISSING
+    GROUP = "demand"
 
-    def __post_init__(self) -> None:
-        if _incomplete(self):
-            return
-        _non_negative("demand.referrals_per_year", self.referrals_per_year)
+    referrals_per_year: float = setting(0, 2_000_000)
+    seasonality: List[float] = setting(0, 100, each=True)
+    trend_per_year: float = setting(-1, 1, low_open=True)
+    shocks: List[ShockConfig] = field(default_factory=list)
+    monthly_counts_csv: Optional[str] = setting(default=None, nullable=True, input_file=True)
+    urgent_share: float = share()
+    workload_distribution: str = setting(choices=WORKLOAD_DISTRIBUTIONS)
+    hours_standard: float = setting(0, 1_000, low_open=True)
+    hours_urgent: float = setting(0, 1_000, low_open=True)
+    hours_cv: float = setting(0, 10, low_open=True)
+    min_days_standard: float = setting(0, 1_000)
+    min_days_urgent: float = setting(0, 1_000)
+    min_days_spread: float = share()
+    not_in_need_share: float = share()
+    rereferral_probability: float = setting(0, 0.95)
+    rereferral_mean_days: float = setting(0, CENTURY_DAYS, low_open=True)
+
+    def check_together(self) -> None:
         season = list(self.seasonality)
         _require(len(season) == 12, "demand.seasonality", season, "must list 12 monthly factors, January to December")
-        for factor in season:
-            _non_negative("demand.seasonality", factor)
         _require(sum(season) > 0, "demand.seasonality", season, "must have at least one factor above 0")
-        _require(
-            self.trend_per_year > -1, "demand.trend_per_year", self.trend_per_year, "must be above -1 (a share a year)"
-        )
         for i, shock in enumerate(self.shocks):
-            _non_negative(f"demand.shocks[{i}].start_month", shock.start_month)
-            _positive(f"demand.shocks[{i}].months", shock.months)
-            _require(
-                shock.extra_per_day >= -0.0,
-                f"demand.shocks[{i}].extra_per_day",
-                shock.extra_per_day,
-                "must be 0 or more",
-            )
+            check_limits(shock, f"demand.shocks[{i}]")
         if self.monthly_counts_csv is not None:
             _require(
                 Path(self.monthly_counts_csv).is_file(),
@@ -185,111 +264,73 @@ class DemandConfig:
                 self.monthly_counts_csv,
                 "must be the path of a CSV file with columns month,referrals",
             )
-        _share("demand.urgent_share", self.urgent_share)
-        _require(
-            self.workload_distribution in WORKLOAD_DISTRIBUTIONS,
-            "demand.workload_distribution",
-            self.workload_distribution,
-            f"must be one of {', '.join(WORKLOAD_DISTRIBUTIONS)}",
-        )
-        _positive("demand.hours_standard", self.hours_standard)
-        _positive("demand.hours_urgent", self.hours_urgent)
-        _positive("demand.hours_cv", self.hours_cv)
-        _non_negative("demand.min_days_standard", self.min_days_standard)
-        _non_negative("demand.min_days_urgent", self.min_days_urgent)
-        _share("demand.min_days_spread", self.min_days_spread)
-        _share("demand.not_in_need_share", self.not_in_need_share)
-        _share("demand.rereferral_probability", self.rereferral_probability)
-        _positive("demand.rereferral_mean_days", self.rereferral_mean_days)
 
 
 @dataclass(frozen=True)
-class PolicyConfig:
+class PolicyConfig(Checked):
     """Management choices: the caseload cap, the over-cap override and the front-door threshold."""
 
-    caseload_cap: Optional[int] = MISSING
-    override_after_days: Optional[float] = MISSING
-    override_ceiling: int = MISSING
-    front_door_closure_share: float = MISSING
-    team_cut: str = MISSING
+    GROUP = "policy"
 
-    def __post_init__(self) -> None:
-        if _incomplete(self):
-            return
-        if self.caseload_cap is not None:
-            _require(
-                self.caseload_cap >= 1,
-                "policy.caseload_cap",
-                self.caseload_cap,
-                "must be a whole number of at least 1, or null for no cap",
-            )
-        if self.override_after_days is not None:
-            _non_negative("policy.override_after_days", self.override_after_days)
-        _require(
-            self.override_ceiling >= 1,
-            "policy.override_ceiling",
-            self.override_ceiling,
-            "must be a whole number of at least 1",
-        )
-        _share("policy.front_door_closure_share", self.front_door_closure_share)
-        _require(
-            self.team_cut in TEAM_CUTS,
-            "policy.team_cut",
-            self.team_cut,
-            f"must be one of {', '.join(TEAM_CUTS)}",
-        )
+    caseload_cap: Optional[int] = setting(1, 1_000, whole=True, nullable=True)
+    override_after_days: Optional[float] = setting(0, CENTURY_DAYS, nullable=True)
+    override_ceiling: int = setting(1, 1_000, whole=True)
+    front_door_closure_share: float = share()
+    team_cut: str = setting(choices=TEAM_CUTS)
+
+
+#: Leaving and sickness: at most this many episodes a year per worker.
+_PER_YEAR = 100
 
 
 @dataclass(frozen=True)
-class WorkforceConfig:
+class WorkforceConfig(Checked):
     """Who holds the posts and how that changes: leaving, vacancies, agency cover, sickness and stress."""
 
-    # The posts at the start of the run, as shares of the establishment.
-    start_agency_share: float = MISSING
-    start_newly_qualified_share: float = MISSING
-    start_vacant_share: float = MISSING
-    # Leaving: a hazard a year by contract, raised by stress, then a notice period.
-    leaving_per_year_permanent: float = MISSING
-    leaving_per_year_newly_qualified: float = MISSING
-    leaving_per_year_agency: float = MISSING
-    stress_leaving_effect: float = MISSING
-    notice_days_permanent: float = MISSING
-    notice_days_agency: float = MISSING
-    # Vacancies: permanent recruitment and agency cover.
-    recruitment_days: float = MISSING
-    recruitment_failure_share: float = MISSING
-    recruits_newly_qualified_share: float = MISSING
-    agency_allowed: bool = MISSING
-    agency_max_share: float = MISSING
-    agency_start_days: float = MISSING
-    # Newly qualified social workers: a protected caseload in their first year.
-    newly_qualified_days: float = MISSING
-    newly_qualified_caseload_share: float = MISSING
-    newly_qualified_productivity: float = MISSING
-    # Case transfers.
-    transfer_hours: float = MISSING
-    transfer_progress_lost: float = MISSING
-    # Sickness: short episodes and long stress-related ones.
-    short_sickness_per_year: float = MISSING
-    short_sickness_mean_days: float = MISSING
-    long_sickness_per_year: float = MISSING
-    long_sickness_mean_days: float = MISSING
-    stress_sickness_effect: float = MISSING
-    reallocate_after_days: float = MISSING
-    # Stress and burnout.
-    manageable_caseload: float = MISSING
-    stress_from_share: float = MISSING
-    stress_full_share: float = MISSING
-    stress_rise_days: float = MISSING
-    stress_recovery_days: float = MISSING
-    stress_productivity_effect: float = MISSING
-    burnout_threshold: float = MISSING
+    GROUP = "workforce"
 
-    def __post_init__(self) -> None:
-        if _incomplete(self):
-            return
-        for name in ("start_agency_share", "start_newly_qualified_share", "start_vacant_share"):
-            _share(f"workforce.{name}", getattr(self, name))
+    # The posts at the start of the run, as shares of the establishment.
+    start_agency_share: float = share()
+    start_newly_qualified_share: float = share()
+    start_vacant_share: float = share()
+    # Leaving: a hazard a year by contract, raised by stress, then a notice period.
+    leaving_per_year_permanent: float = setting(0, _PER_YEAR)
+    leaving_per_year_newly_qualified: float = setting(0, _PER_YEAR)
+    leaving_per_year_agency: float = setting(0, _PER_YEAR)
+    stress_leaving_effect: float = setting(0, 100)
+    notice_days_permanent: float = setting(0, CENTURY_DAYS)
+    notice_days_agency: float = setting(0, CENTURY_DAYS)
+    # Vacancies: permanent recruitment and agency cover.
+    recruitment_days: float = setting(0, CENTURY_DAYS, low_open=True)
+    recruitment_failure_share: float = share(high_open=True)
+    recruits_newly_qualified_share: float = share()
+    agency_allowed: bool = setting()
+    agency_max_share: float = share()
+    agency_start_days: float = setting(0, CENTURY_DAYS)
+    # Newly qualified social workers: a protected caseload in their first year.
+    newly_qualified_days: float = setting(0, CENTURY_DAYS)
+    newly_qualified_caseload_share: float = share(low_open=True)
+    newly_qualified_productivity: float = share(low_open=True)
+    # Case transfers.
+    transfer_hours: float = setting(0, 1_000)
+    transfer_progress_lost: float = share()
+    # Sickness: short episodes and long stress-related ones.
+    short_sickness_per_year: float = setting(0, _PER_YEAR)
+    short_sickness_mean_days: float = setting(0, CENTURY_DAYS, low_open=True)
+    long_sickness_per_year: float = setting(0, _PER_YEAR)
+    long_sickness_mean_days: float = setting(0, CENTURY_DAYS, low_open=True)
+    stress_sickness_effect: float = setting(0, 100)
+    reallocate_after_days: float = setting(0, CENTURY_DAYS)
+    # Stress and burnout.
+    manageable_caseload: float = setting(0, 1_000, low_open=True)
+    stress_from_share: float = setting(0, 10)
+    stress_full_share: float = setting(0, 10, low_open=True)
+    stress_rise_days: float = setting(0, CENTURY_DAYS, low_open=True)
+    stress_recovery_days: float = setting(0, CENTURY_DAYS, low_open=True)
+    stress_productivity_effect: float = share()
+    burnout_threshold: float = share(low_open=True)
+
+    def check_together(self) -> None:
         starting = self.start_agency_share + self.start_newly_qualified_share + self.start_vacant_share
         _require(
             starting <= 1.0 + 1e-9,
@@ -297,105 +338,43 @@ class WorkforceConfig:
             self.start_agency_share,
             "with start_newly_qualified_share and start_vacant_share must add up to at most 1",
         )
-        for name in (
-            "leaving_per_year_permanent",
-            "leaving_per_year_newly_qualified",
-            "leaving_per_year_agency",
-            "stress_leaving_effect",
-            "notice_days_permanent",
-            "notice_days_agency",
-            "agency_start_days",
-            "newly_qualified_days",
-            "transfer_hours",
-            "short_sickness_per_year",
-            "long_sickness_per_year",
-            "stress_sickness_effect",
-            "reallocate_after_days",
-        ):
-            _non_negative(f"workforce.{name}", getattr(self, name))
-        for name in (
-            "recruitment_days",
-            "short_sickness_mean_days",
-            "long_sickness_mean_days",
-            "manageable_caseload",
-            "stress_rise_days",
-            "stress_recovery_days",
-        ):
-            _positive(f"workforce.{name}", getattr(self, name))
-        _require(
-            self.recruitment_failure_share < 1,
-            "workforce.recruitment_failure_share",
-            self.recruitment_failure_share,
-            "must be a share from 0 up to, but not including, 1",
-        )
-        for name in (
-            "recruitment_failure_share",
-            "recruits_newly_qualified_share",
-            "agency_max_share",
-            "transfer_progress_lost",
-            "stress_productivity_effect",
-        ):
-            _share(f"workforce.{name}", getattr(self, name))
-        _require(
-            0 < self.newly_qualified_caseload_share <= 1,
-            "workforce.newly_qualified_caseload_share",
-            self.newly_qualified_caseload_share,
-            "must be a share above 0 and at most 1",
-        )
-        _require(
-            0 < self.newly_qualified_productivity <= 1,
-            "workforce.newly_qualified_productivity",
-            self.newly_qualified_productivity,
-            "must be above 0 and at most 1",
-        )
-        _non_negative("workforce.stress_from_share", self.stress_from_share)
         _require(
             self.stress_full_share > self.stress_from_share,
             "workforce.stress_full_share",
             self.stress_full_share,
             f"must be above workforce.stress_from_share ({self.stress_from_share})",
         )
-        _require(
-            0 < self.burnout_threshold <= 1,
-            "workforce.burnout_threshold",
-            self.burnout_threshold,
-            "must be a stress level above 0 and at most 1",
-        )
+
+
+#: Settings of ``run`` that make replication k of two scenarios the same draw; scenarios may not change them.
+PAIRING = ("seed", "replications", "years", "warmup_years", "days_per_year", "start_month")
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Checked):
     """How long, how often and how reproducibly to run the model."""
 
-    replications: int = MISSING
-    years: float = MISSING
-    warmup_years: float = MISSING
-    seed: int = MISSING
-    jobs: int = MISSING
-    days_per_year: int = MISSING
-    start_month: int = MISSING
-    progress: bool = True
+    GROUP = "run"
 
-    def __post_init__(self) -> None:
-        if _incomplete(self):
-            return
-        _require(self.replications >= 1, "run.replications", self.replications, "must be a whole number of at least 1")
-        _require(
-            self.years > 0 and self.years * 12 == int(self.years * 12),
-            "run.years",
-            self.years,
-            "must be above 0 and a whole number of months (a multiple of 1/12)",
-        )
-        _require(
-            self.warmup_years >= 0 and self.warmup_years * 12 == int(self.warmup_years * 12),
-            "run.warmup_years",
-            self.warmup_years,
-            "must be 0 or more and a whole number of months (a multiple of 1/12)",
-        )
-        _non_negative("run.seed", self.seed)
-        _require(self.jobs >= 1 or self.jobs == -1, "run.jobs", self.jobs, "must be at least 1, or -1 for every core")
-        _require(self.days_per_year >= 12, "run.days_per_year", self.days_per_year, "must be at least 12")
-        _require(1 <= self.start_month <= 12, "run.start_month", self.start_month, "must be a month from 1 to 12")
+    replications: int = setting(1, 10_000, whole=True)
+    years: float = setting(0, 50, low_open=True)
+    warmup_years: float = setting(0, 20)
+    seed: int = setting(0, 2**63 - 1, whole=True)
+    jobs: int = setting(-1, 256, whole=True)
+    days_per_year: int = setting(12, 366, whole=True)
+    start_month: int = setting(1, 12, whole=True)
+    progress: bool = setting(default=True)
+
+    def check_together(self) -> None:
+        for name in ("years", "warmup_years"):
+            value = getattr(self, name)
+            _require(
+                abs(value * 12 - round(value * 12)) < 1e-9,
+                f"run.{name}",
+                value,
+                "must be a whole number of months (a multiple of 1/12)",
+            )
+        _require(self.jobs != 0, "run.jobs", self.jobs, "must be at least 1, or -1 for every core")
 
     @property
     def days_per_month(self) -> float:
@@ -444,11 +423,11 @@ class Config:
         if _incomplete(self) or _incomplete(self.run):
             return
         current = self
+        months = round(self.run.years * 12)
         for i, change in sorted(enumerate(self.changes), key=lambda pair: pair[1].month):
             name = f"changes[{i}]"
-            months = round(self.run.years * 12)
             _require(
-                0 <= change.month < months,
+                isinstance(change.month, int) and 0 <= change.month < months,
                 f"{name}.month",
                 change.month,
                 f"must be a month of the reported run, 0 to {months - 1}",
@@ -458,6 +437,22 @@ class Config:
     @property
     def changes_in_order(self) -> list[ChangeConfig]:
         return sorted(self.changes, key=lambda c: c.month)
+
+    def input_files(self) -> list[str]:
+        """Every file the scenario reads, its dated changes included: their content is part of the scenario."""
+        paths = []
+        for group in CHANGEABLE:
+            part = getattr(self, group)
+            for f in dataclasses.fields(part):
+                limits = f.metadata.get("limits")
+                if limits is not None and limits.input_file and getattr(part, f.name) is not None:
+                    paths.append(str(getattr(part, f.name)))
+        for change in self.changes:
+            group, _, key = str(change.setting).partition(".")
+            limits = limits_of(type(getattr(self, group)), key) if group in CHANGEABLE else None
+            if limits is not None and limits.input_file and change.value is not None:
+                paths.append(str(change.value))
+        return paths
 
 
 @dataclass(frozen=True)
@@ -484,7 +479,7 @@ def apply_setting(config: Config, setting: str, value: Any, name: str = "changes
     """
     group, _, key = str(setting).partition(".")
     _require(
-        group in CHANGEABLE and key in getattr(config, group, ()).__dataclass_fields__,
+        group in CHANGEABLE and key in {f.name for f in dataclasses.fields(getattr(config, group))},
         f"{name}.setting",
         setting,
         f"must name a setting of {', '.join(CHANGEABLE)} such as policy.caseload_cap",
@@ -503,11 +498,10 @@ def apply_setting(config: Config, setting: str, value: Any, name: str = "changes
 
 def _thaw(node: DictConfig) -> DictConfig:
     """Let Hydra merge overrides into the schema: OmegaConf marks frozen dataclasses read-only."""
-    node._set_flag("readonly", None)
+    OmegaConf.set_readonly(node, None)
     for key in node:
-        child = node._get_node(key)
-        if OmegaConf.is_dict(child):
-            _thaw(child)
+        if not OmegaConf.is_missing(node, key) and OmegaConf.is_dict(node[key]):
+            _thaw(node[key])
     return node
 
 
@@ -515,7 +509,9 @@ def register_configs() -> None:
     """Put the schema in Hydra's ConfigStore, so every YAML in ``conf/`` is checked against it."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name="simservice_schema", node=_thaw(OmegaConf.structured(AppConfig)))
+    schema = _thaw(OmegaConf.structured(AppConfig))
+    OmegaConf.set_struct(schema.scenarios, False)  # scenarios are named by the user: 'scenarios={a:{},b:{...}}'
+    ConfigStore.instance().store(name="simservice_schema", node=schema)
 
 
 def conf_dir() -> Path:
@@ -551,4 +547,4 @@ def to_config(cfg: DictConfig) -> Config:
 
 def model_config(app: Config) -> Config:
     """The model's parameters alone, without what only the command needs."""
-    return Config(**{name: getattr(app, name) for name in Config.__dataclass_fields__})
+    return Config(**{f.name: getattr(app, f.name) for f in dataclasses.fields(Config)})

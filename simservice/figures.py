@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from .config import ASSESSMENT_LIMIT_DAYS, RunConfig
 
-from .config import ASSESSMENT_LIMIT_DAYS, RunConfig  # noqa: E402
+
+def new_figure(**kwargs):
+    """A figure of its own, drawn off-screen: no pyplot, so a notebook's backend is left alone."""
+    fig = Figure(layout="constrained", **kwargs)
+    return fig, fig.subplots()
 
 
 def _band(daily: pd.DataFrame, column: str, days_per_week: int = 5) -> pd.DataFrame:
@@ -33,9 +36,9 @@ def _weekly_mean(daily: pd.DataFrame, columns: list[str], days_per_week: int = 5
     return weekly.groupby("week")[["year", *columns]].mean()
 
 
-def scenarios_over_time(daily: dict[str, pd.DataFrame], run: RunConfig, column: str) -> plt.Figure:
+def scenarios_over_time(daily: dict[str, pd.DataFrame], run: RunConfig, column: str) -> Figure:
     """One line per scenario, week by week, with the middle 90 % of replications as a band."""
-    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    fig, ax = new_figure(figsize=(9, 4.5))
     for i, (name, table) in enumerate(daily.items()):
         band = _band(table, column)
         colour = f"C{i}"
@@ -51,12 +54,11 @@ def scenarios_over_time(daily: dict[str, pd.DataFrame], run: RunConfig, column: 
     return fig
 
 
-def workforce_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> plt.Figure:
+def workforce_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> Figure:
     """Who holds the posts week by week, how many are off sick, and how stressed they are."""
     week = _weekly_mean(daily, ["permanent", "newly_qualified", "agency", "vacant_posts", "off_sick", "stress_mean"])
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(9, 6.5), sharex=True, layout="constrained", gridspec_kw={"height_ratios": [2, 1]}
-    )
+    fig = Figure(figsize=(9, 6.5), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     top.stackplot(
         week["year"],
         week["permanent"],
@@ -81,10 +83,10 @@ def workforce_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> plt.
     return fig
 
 
-def unallocated_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> plt.Figure:
+def unallocated_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> Figure:
     """Unallocated cases week by week: the mean of the replications and the spread between them."""
     band = _band(daily, "unallocated")
-    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    fig, ax = new_figure(figsize=(9, 4.5))
     ax.fill_between(
         band["year"], band["low"], band["high"], alpha=0.25, color="tab:red", label="middle 90 % of replications"
     )
@@ -99,10 +101,10 @@ def unallocated_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> pl
     return fig
 
 
-def days_to_assessment(cases: pd.DataFrame, run: RunConfig, title: str) -> plt.Figure:
+def days_to_assessment(cases: pd.DataFrame, run: RunConfig, title: str) -> Figure:
     """How long assessments took, from referral to completion, against the 45-working-day limit."""
     done = cases.loc[cases["completed_day"] >= run.warmup_days, "days_to_assessment"].to_numpy()
-    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    fig, ax = new_figure(figsize=(9, 4.5))
     if done.size:
         top = max(float(np.percentile(done, 99.5)), ASSESSMENT_LIMIT_DAYS * 1.5)
         ax.hist(np.minimum(done, top), bins=np.linspace(0, top, 60), color="tab:blue", alpha=0.8)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from . import figures
@@ -29,15 +29,84 @@ FILES = {
 }
 
 
+#: A file in a run's or sweep's folder that says the folder is taken: by whom and with what command.
+OWNER = ".simservice-run"
+STAGING = ".partial-"
+
+
+def staging_prefix() -> str:
+    """Names staging folders after this host and process, so a later run can tell whose were abandoned."""
+    return f"{STAGING}{socket.gethostname()}-{os.getpid()}-"
+
+
 @contextmanager
 def staged(out_dir: Path) -> Iterator[Path]:
     """A hidden folder inside ``out_dir`` to write into, removed whatever happens."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_dir))
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(), dir=out_dir))
     try:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _abandoned(name: str, host: str) -> bool:
+    """A staging folder of a process on this host that no longer runs."""
+    rest = name[len(STAGING) :]
+    owner, _, tail = rest.rpartition("-")
+    owner_host, _, pid = owner.rpartition("-")
+    if owner_host != host or not pid.isdigit() or not tail:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def clean_abandoned_staging(roots: Iterable[Path], depth: int = 5) -> int:
+    """Remove the staging folders that killed runs left under ``roots``; those of running processes stay."""
+    host, removed = socket.gethostname(), 0
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        base = len(root.parts)
+        for folder, subfolders, _ in os.walk(root):
+            if len(Path(folder).parts) - base >= depth:
+                subfolders[:] = []
+                continue
+            for name in list(subfolders):
+                if name.startswith(STAGING) and _abandoned(name, host):
+                    shutil.rmtree(Path(folder) / name, ignore_errors=True)
+                    subfolders.remove(name)
+                    removed += 1
+    return removed
+
+
+def claim(folder: Path, command: str) -> bool:
+    """Take ``folder`` for one run: True if it was new or empty and is now this run's, False if another has it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if any(entry for entry in folder.iterdir() if not entry.name.startswith(STAGING)):
+        return False
+    try:
+        descriptor = os.open(folder / OWNER, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "w") as owner:
+        owner.write(f"host: {socket.gethostname()}\npid: {os.getpid()}\ncommand: {command}\n")
+    return True
+
+
+def claim_new(base: Path, command: str, attempts: int = 1000) -> Path:
+    """A folder of this run's own at ``base``, or ``base-2``, ``base-3``... when one started in the same second."""
+    for i in range(1, attempts + 1):
+        folder = base if i == 1 else base.with_name(f"{base.name}-{i}")
+        if claim(folder, command):
+            return folder
+    raise FileExistsError(f"{base}: {attempts} folders of that name are taken")
 
 
 def publish(staging: Path, out_dir: Path, names: Sequence[str]) -> list[Path]:
@@ -47,9 +116,8 @@ def publish(staging: Path, out_dir: Path, names: Sequence[str]) -> list[Path]:
     return [out_dir / name for name in names]
 
 
-def save_figure(fig: plt.Figure, path: Path) -> None:
+def save_figure(fig: figures.Figure, path: Path) -> None:
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def write_outputs(results: Results, out_dir: Path) -> list[Path]:

@@ -1,7 +1,9 @@
 """Query a gathered sweep with SQL (DuckDB): ``python -m simservice.query SWEEP_DIR "SELECT ..."``.
 
 The sweep's table is there as ``sweep``: one row per job and KPI, the swept settings as
-columns (quote dotted names: ``"policy.caseload_cap"``).
+columns (quote dotted names: ``"policy.caseload_cap"``). The table is loaded into a
+private, read-only database and the SQL runs with DuckDB's file and network access
+switched off: it can read the table and nothing else, and can change nothing.
 
 Example::
 
@@ -13,25 +15,36 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+#: The SQL runs with no file, network or extension access, and cannot turn it back on.
+LOCKED = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,
+}
+
 
 def query(sweep: str | Path, sql: str) -> pd.DataFrame:
-    """Run ``sql`` against a sweep's table (a sweep directory or its ``sweep.parquet``)."""
+    """Run ``sql`` against a sweep's table (a sweep directory or its ``sweep.parquet``), read-only."""
     path = Path(sweep)
     if path.is_dir():
         path = path / "sweep.parquet"
     if not path.is_file():
         raise FileNotFoundError(f"no gathered sweep at {path}: run the sweep with simservice -m first")
-    connection = duckdb.connect()
-    try:
-        connection.execute(f"CREATE VIEW sweep AS SELECT * FROM read_parquet('{path.as_posix()}')")
-        return connection.execute(sql).df()
-    finally:
-        connection.close()
+    table = pd.read_parquet(path)
+    with tempfile.TemporaryDirectory(prefix="simservice-query-") as folder:
+        database = str(Path(folder) / "sweep.duckdb")
+        with duckdb.connect(database) as loading:
+            loading.register("loaded", table)
+            loading.execute("CREATE TABLE sweep AS SELECT * FROM loaded")
+        with duckdb.connect(database, read_only=True, config=LOCKED) as connection:
+            return connection.execute(sql).df()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         table = query(args.sweep, args.sql)
-    except (FileNotFoundError, duckdb.Error) as error:
+    except (OSError, ValueError, duckdb.Error) as error:
         print(f"simservice.query: error: {error}".splitlines()[0], file=sys.stderr)
         raise SystemExit(2) from None
     with pd.option_context("display.max_rows", 500, "display.width", 200):

@@ -13,7 +13,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from .config import Config
+from .config import Config, ConfigError
 from .kpis import KPI_UNITS, replication_kpis, summarise
 from .model import simulate
 from .records import ReplicationResult
@@ -35,6 +35,82 @@ class Results:
 def _replicate(config: Config, replication: int) -> tuple[ReplicationResult, dict]:
     result = simulate(config, replication)
     return result, replication_kpis(result, config.run)
+
+
+#: Memory a process needs before it simulates anything (Python, numpy, pandas, SimPy, Hydra), bytes.
+PROCESS_BYTES = 350e6
+#: Memory each referral costs while its replication runs and in the gathered tables (measured: about
+#: 1.1 kB at 10 and 100 times the default's size; doubled for the copies made while gathering), bytes.
+CASE_BYTES = 2.5e3
+#: Memory each day of each replication costs in the daily series, bytes.
+DAY_BYTES = 1e3
+
+
+def expected_referrals(config: Config) -> float:
+    """Referrals a replication sees, re-referrals and the starting state included: the driver of its memory."""
+    from .demand import scenario_rates
+
+    demand, service, run = config.demand, config.service, config.run
+    returning = max(
+        [demand.rereferral_probability]
+        + [c.value for c in config.changes if c.setting == "demand.rereferral_probability"]
+    )
+    outside = float(scenario_rates(config).sum()) * run.days_per_month
+    starting = service.teams * (
+        service.workers_per_team * service.initial_caseload + service.initial_unallocated_per_team
+    )
+    return outside / (1.0 - float(returning)) + starting + (service.long_term_places or 0)
+
+
+def free_memory() -> float:
+    """Bytes of memory this machine can give a run now."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
+def memory_needed(config: Config, processes: int = 1) -> float:
+    """An upper estimate of a run's peak memory in bytes, with ``processes`` running side by side."""
+    run = config.run
+    parallel = max(processes, workers_for(run.jobs, run.replications))
+    per_replication = expected_referrals(config) * CASE_BYTES + run.horizon_days * DAY_BYTES
+    gathered = run.replications * per_replication
+    return parallel * (PROCESS_BYTES + per_replication) + processes * gathered
+
+
+def memory_check(config: Config, processes: int = 1) -> None:
+    """Refuse, with one line, a run that would not fit in this machine's memory."""
+    need, free = memory_needed(config, processes), free_memory()
+    if need > free:
+        run = config.run
+        raise ConfigError(
+            "run.replications",
+            run.replications,
+            f"with run.years={run.years:g} and about {expected_referrals(config):,.0f} referrals a replication"
+            f" this run needs about {need / 1e9:,.1f} GB of memory and {free / 1e9:,.1f} GB is free:"
+            " ask for fewer replications, years or referrals, or fewer processes",
+        )
+
+
+#: Disk each referral and each day of a replication take in the output files, and the figures and logs, bytes.
+FILE_BYTES_PER_CASE = 150
+FILE_BYTES_PER_DAY = 250
+FILE_BYTES_FIXED = 2e6
+
+
+def output_bytes(config: Config) -> float:
+    """An upper estimate of the disk a run's files take (measured: about 76 bytes a referral in cases.parquet)."""
+    run = config.run
+    per_replication = expected_referrals(config) * FILE_BYTES_PER_CASE + run.horizon_days * FILE_BYTES_PER_DAY
+    return FILE_BYTES_FIXED + run.replications * per_replication
 
 
 def workers_for(jobs: int, replications: int) -> int:

@@ -1,99 +1,254 @@
 """Sweeps: every job's summary gathered into one table, finished jobs never recomputed, failures reported.
 
-A job that completes stores its outputs in a cache keyed by its configuration and
-the model's code, so running the same sweep again — after an interruption, or to
-add values — restores finished jobs instead of simulating them. A job that fails
-writes ``failed.txt`` and lets the others finish; when the sweep ends,
-``GatherSweep`` writes ``sweep.parquet`` (and ``sweep.csv``) with one row per job
-and KPI, a figure of the chosen KPI, and exits non-zero naming any failed jobs.
+Each job ends by writing ``job.json``: ``ok`` (ran, or restored from the cache and
+verified) or ``failed`` with its error. A job that completes keeps a private copy
+of its outputs in the cache, keyed by its settings, the content of every input
+file, the model's code and the versions of the libraries that draw its numbers,
+with a checksum of every file; running the same sweep again restores finished
+jobs, after checking them, instead of simulating them. When the sweep ends
+``GatherSweep`` writes ``sweep.parquet`` and ``sweep.csv`` first (one row per job
+and KPI), then a figure of the chosen KPI, and exits non-zero naming any job that
+failed or did not finish.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import pandas as pd
+import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-from hydra.experimental.callback import Callback  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
+from .config import Config, ConfigError, to_config
+from .kpis import KPI_UNITS
+from .outputs import clean_abandoned_staging, publish, save_figure, staged, staging_prefix, write_outputs
+from .runner import run_scenario
 
-from .config import Config  # noqa: E402
-from .kpis import KPI_UNITS  # noqa: E402
-from .outputs import publish, save_figure, staged  # noqa: E402
-
-FAILED = "failed.txt"
+STATUS = "job.json"
+MANIFEST = "manifest.json"
 SUMMARY = "summary.csv"
+SUMMARY_COLUMNS = ["kpi", "mean", "ci_low", "ci_high", "unit"]
 TABLE_COLUMNS = ["job", "status", "error", "kpi", "mean", "ci_low", "ci_high", "unit"]
 
 
-def _code_fingerprint() -> str:
-    """A hash of the model's source, so that cached results never outlive the code that made them."""
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _code_fingerprint() -> str:
+    """A hash of the model's source and the libraries that draw its numbers: results never outlive either."""
+    import numpy
+    import simpy
+
+    package = Path(__file__).parent
+    digest = hashlib.sha256(f"numpy {numpy.__version__} simpy {simpy.__version__} pandas {pd.__version__}".encode())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
 def job_key(config: Config) -> str:
-    """What identifies a job's results: every model parameter and the code, but not how many processes ran it."""
+    """What identifies a job's results: every parameter, every input file's content, and the code.
+
+    How many processes ran it, and whether a progress bar showed, do not change the results.
+    """
     config = dataclasses.replace(config, run=dataclasses.replace(config.run, jobs=1, progress=False))
     text = OmegaConf.to_yaml(OmegaConf.structured(config), sort_keys=True) + _code_fingerprint()
+    for path in config.input_files():
+        text += f"\n{path}: {_sha256(Path(path))}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def _write_json(path: Path, content: dict[str, Any]) -> None:
+    """Write a small JSON file whole or not at all."""
+    staging = path.with_name(f"{staging_prefix()}{path.name}")
+    staging.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n")
+    os.replace(staging, path)
+
+
+def _warn(message: str) -> None:
+    print(f"simservice: warning: {message}", file=sys.stderr)
+
+
+class DamagedEntry(Exception):
+    """A cache entry that cannot be trusted: the message says why."""
+
+
+def _verified_files(entry: Path, key: str) -> list[str]:
+    """The files of a cache entry, each checked against the manifest written when it was stored."""
+    try:
+        manifest = json.loads((entry / MANIFEST).read_text())
+        files = manifest["files"]
+        if manifest.get("key") != key or not isinstance(files, dict) or SUMMARY not in files:
+            raise DamagedEntry("its manifest does not describe this job")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DamagedEntry(f"its manifest is missing or unreadable ({type(error).__name__})") from error
+    for name, checksum in files.items():
+        path = entry / name
+        if "/" in name or name.startswith(".") or name == MANIFEST:
+            raise DamagedEntry(f"its manifest names {name!r}, which is not an output file")
+        try:
+            info = os.lstat(path)
+        except OSError as error:
+            raise DamagedEntry(f"{name} is missing") from error
+        if not stat.S_ISREG(info.st_mode):
+            raise DamagedEntry(f"{name} is not a regular file")
+        if _sha256(path) != checksum:
+            raise DamagedEntry(f"{name} was changed after it was stored")
+    return [name for name in files if name != SUMMARY] + [SUMMARY]
+
+
 def restore(cache_dir: Path, key: str, out_dir: Path) -> bool:
-    """Put a finished job's outputs into ``out_dir`` from the cache; False if it has not been run."""
+    """Copy a finished job's verified outputs into ``out_dir``; False if there are none to trust.
+
+    A damaged entry is reported, removed, and the job runs again.
+    """
     entry = cache_dir / key
-    if not (entry / SUMMARY).is_file():
+    if not entry.is_dir():
         return False
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for item in entry.iterdir():
-        target = out_dir / item.name
-        if item.is_dir():
-            shutil.copytree(item, target, dirs_exist_ok=True)
-        else:
-            _link_or_copy(item, target)
+    try:
+        names = _verified_files(entry, key)
+    except DamagedEntry as damage:
+        _warn(f"cache entry {entry} is damaged: {damage}; it is discarded and the job runs again")
+        shutil.rmtree(entry, ignore_errors=True)
+        return False
+    with staged(out_dir) as staging:
+        for name in names:
+            shutil.copyfile(entry / name, staging / name)
+        publish(staging, out_dir, names)  # summary.csv last
     return True
 
 
-def store(cache_dir: Path, key: str, out_dir: Path, names: list[str]) -> None:
-    """Keep a finished job's outputs in the cache; the entry appears whole or not at all."""
+def store(cache_dir: Path, key: str, out_dir: Path, names: Sequence[str]) -> None:
+    """Keep a private copy of a finished job's outputs with a manifest of checksums; whole or not at all."""
     cache_dir.mkdir(parents=True, exist_ok=True)
+    clean_abandoned_staging([cache_dir], depth=1)
     entry = cache_dir / key
     if entry.exists():
-        return
-    staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=cache_dir))
+        try:
+            _verified_files(entry, key)
+            return
+        except DamagedEntry:
+            shutil.rmtree(entry, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(), dir=cache_dir))
     try:
+        files = {}
         for name in names:
-            source = out_dir / name
-            if source.is_dir():
-                shutil.copytree(source, staging / name)
-            elif source.exists():
-                _link_or_copy(source, staging / name)
+            shutil.copyfile(out_dir / name, staging / name)
+            files[name] = _sha256(staging / name)
+        _write_json(staging / MANIFEST, {"key": key, "files": files})
         os.rename(staging, entry)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    if target.exists():
-        target.unlink()
+def _summary_problem(path: Path) -> str | None:
+    """Why a job's summary.csv cannot be trusted, or None if it holds every KPI with numbers."""
     try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
+        summary = pd.read_csv(path)
+    except Exception as error:
+        return f"{SUMMARY} is unreadable ({type(error).__name__})"
+    if list(summary.columns) != SUMMARY_COLUMNS:
+        return f"{SUMMARY} has the wrong columns"
+    if list(summary["kpi"]) != list(KPI_UNITS):
+        return f"{SUMMARY} does not list every KPI"
+    if not pd.api.types.is_numeric_dtype(summary["mean"]):
+        return f"{SUMMARY} has a mean that is not a number"
+    return None
+
+
+def run_job(cfg: DictConfig, out: Path) -> None:
+    """One job of a sweep: restored from the cache if it ran before; a failure is written down, not raised."""
+    from .app import _error_text
+
+    status: dict[str, Any]
+    try:
+        if cfg.scenarios:
+            raise ConfigError("scenarios", list(cfg.scenarios), "a sweep runs single scenarios: compare without -m")
+        config = to_config(cfg)
+        # One level of parallelism: the launcher runs jobs side by side, replications run in turn.
+        config = dataclasses.replace(config, run=dataclasses.replace(config.run, jobs=1, progress=False))
+        cache = Path(cfg.cache_dir) if cfg.cache_dir else None
+        key = job_key(config)
+        if cache is not None and restore(cache, key, out):
+            source = f"restored from {cache / key}"
+        else:
+            written = write_outputs(run_scenario(config), out)
+            source = "ran"
+            if cache is not None:
+                try:
+                    store(cache, key, out, [path.name for path in written])
+                except OSError as error:
+                    _warn(f"job {out.name}: its results are fine but could not be kept in {cache}: {error.strerror}")
+        problem = _summary_problem(out / SUMMARY)
+        if problem:
+            raise RuntimeError(problem)
+        status = {"status": "ok", "source": source, "key": key, "summary_sha256": _sha256(out / SUMMARY)}
+        print(f"{out.name}: {source}")
+    except KeyboardInterrupt:
+        status = {"status": "failed", "error": "interrupted"}
+    except Exception as error:  # recorded for the gathered table; the other jobs go on
+        message = str(error) if isinstance(error, ConfigError) else _error_text(error)
+        status = {"status": "failed", "error": f"{type(error).__name__}: {message}"}
+        print(f"simservice: job {out.name} failed: {message}", file=sys.stderr)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(out / STATUS, status)
+    except OSError as error:
+        print(f"simservice: job {out.name}: cannot write {STATUS}: {error.strerror}", file=sys.stderr)
+
+
+def job_status(job_dir: Path) -> tuple[str, str]:
+    """``("ok", "")`` for a job that finished in this sweep with verified results, else ``("failed", why)``."""
+    try:
+        status = json.loads((job_dir / STATUS).read_text())
+    except FileNotFoundError:
+        return "failed", "did not finish"
+    except (OSError, ValueError) as error:
+        return "failed", f"{STATUS} is unreadable ({type(error).__name__})"
+    if status.get("status") != "ok":
+        return "failed", str(status.get("error", "failed"))
+    summary = job_dir / SUMMARY
+    if not summary.is_file() or _sha256(summary) != status.get("summary_sha256"):
+        return "failed", f"{SUMMARY} is missing or was changed after the job wrote it"
+    problem = _summary_problem(summary)
+    return ("failed", problem) if problem else ("ok", "")
+
+
+def expected_jobs(config: DictConfig) -> int | None:
+    """How many jobs Hydra's basic sweeper launches for this command: one per combination of values."""
+    try:
+        params = config.hydra.sweeper.get("params") or {}
+        arguments = [f"{key}={value}" for key, value in params.items()]
+        arguments += list(config.hydra.overrides.task)
+        counts: dict[str, int] = {}
+        for override in OverridesParser.create().parse_overrides(arguments):
+            sweep = override.is_sweep_override()
+            counts[override.get_key_element()] = len(list(override.sweep_string_iterator())) if sweep else 1
+    except Exception:
+        return None
+    total = 1
+    for count in counts.values():
+        total *= count
+    return total
 
 
 def _job_overrides(job_dir: Path) -> dict[str, Any]:
@@ -112,20 +267,23 @@ def _job_overrides(job_dir: Path) -> dict[str, Any]:
     return settings
 
 
-def gather(sweep_dir: Path) -> pd.DataFrame:
-    """One row per job and KPI with the job's settings as columns; a failed job is one row with its error."""
-    jobs = sorted((p for p in Path(sweep_dir).iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
-    settings = {int(job.name): _job_overrides(job) for job in jobs}
+def gather(sweep_dir: Path, expected: int | None = None) -> pd.DataFrame:
+    """One row per job and KPI with the job's settings as columns; a failed job is one row with its error.
+
+    With ``expected`` jobs, a job whose folder was never made is listed as not finished.
+    """
+    found = {int(p.name) for p in Path(sweep_dir).iterdir() if p.is_dir() and p.name.isdigit()}
+    numbers = sorted(found | set(range(expected or 0)))
+    settings = {number: _job_overrides(Path(sweep_dir) / str(number)) for number in numbers}
     keys = sorted({key for values in settings.values() for key in values})
     swept = [k for k in keys if len({repr(values.get(k)) for values in settings.values()}) > 1] or keys
     tables = []
-    for job in jobs:
-        number = int(job.name)
-        if (job / SUMMARY).is_file():
+    for number in numbers:
+        job = Path(sweep_dir) / str(number)
+        status, error = job_status(job)
+        if status == "ok":
             table = pd.read_csv(job / SUMMARY).assign(job=number, status="ok", error="")
         else:
-            failed = job / FAILED
-            error = failed.read_text().strip() if failed.exists() else "did not finish"
             table = pd.DataFrame([{"job": number, "status": "failed", "error": error, "kpi": None, "unit": None}])
         for key in swept:
             value = settings[number].get(key)
@@ -137,13 +295,24 @@ def gather(sweep_dir: Path) -> pd.DataFrame:
     return table.reindex(columns=["job", *swept, *TABLE_COLUMNS[1:]])
 
 
-def sweep_figure(table: pd.DataFrame, kpi: str) -> plt.Figure:
+def _numeric(column: pd.Series) -> bool:
+    """A setting plotted on a number line: numbers only, no nulls."""
+    return pd.api.types.is_numeric_dtype(column) and not column.isna().any()
+
+
+def _label(value: Any) -> str:
+    return "null" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def sweep_figure(table: pd.DataFrame, kpi: str):
     """The chosen KPI over the swept settings: a line with intervals for one setting, a heat map for two."""
+    from .figures import new_figure
+
     ok = table[(table["status"] == "ok") & (table["kpi"] == kpi)]
     settings = [c for c in table.columns if c not in TABLE_COLUMNS]
     unit = KPI_UNITS.get(kpi, "")
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    numeric = [s for s in settings if pd.api.types.is_numeric_dtype(ok[s])]
+    fig, ax = new_figure(figsize=(8, 4.5))
+    numeric = [s for s in settings if _numeric(table[s])]
     if len(settings) == 2 and len(numeric) == 2:
         grid = ok.pivot_table(index=settings[0], columns=settings[1], values="mean")
         image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
@@ -157,12 +326,15 @@ def sweep_figure(table: pd.DataFrame, kpi: str) -> plt.Figure:
     elif settings:
         x = settings[0]
         groups = settings[1:]
-        for label, rows in ok.groupby(groups, dropna=False) if groups else [((), ok)]:
+        if x not in numeric:  # categories in the order the sweep gave them, nulls named
+            order = list(dict.fromkeys(_label(v) for v in table[x]))
+            ok = ok.assign(**{x: pd.Categorical([_label(v) for v in ok[x]], categories=order)})
+        for label, rows in ok.groupby(groups, dropna=False, observed=True) if groups else [((), ok)]:
             rows = rows.sort_values(x)
             xs = rows[x] if x in numeric else rows[x].astype(str)
             error = [rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]]
             values = label if isinstance(label, tuple) else (label,)
-            name = ", ".join(f"{g}={'null' if pd.isna(v) else v}" for g, v in zip(groups, values, strict=True))
+            name = ", ".join(f"{g}={_label(v)}" for g, v in zip(groups, values, strict=True))
             ax.errorbar(xs, rows["mean"], yerr=error, marker="o", capsize=3, label=name or None)
         ax.set_xlabel(x)
         ax.set_ylabel(f"{kpi} ({unit}), mean and 95 % CI")
@@ -176,23 +348,42 @@ def sweep_figure(table: pd.DataFrame, kpi: str) -> plt.Figure:
 
 
 class GatherSweep(Callback):
-    """Hydra callback: when a multirun ends, gather every job into one table and report failed jobs."""
+    """Hydra callback: when a multirun ends, gather every job into one table and report failed jobs.
+
+    Hydra turns a callback's exceptions into warnings, so every way this can fail ends
+    in ``SystemExit`` with one line: the exit code never claims a table that is not there.
+    """
 
     def __init__(self, kpi: str = "unallocated_mean"):
         self.kpi = kpi
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        table = gather(sweep_dir)
+        try:
+            table = gather(sweep_dir, expected_jobs(config))
+            with staged(sweep_dir) as staging:
+                table.to_csv(staging / "sweep.csv", index=False)
+                table.to_parquet(staging / "sweep.parquet", index=False)
+                publish(staging, sweep_dir, ["sweep.csv", "sweep.parquet"])
+        except Exception as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).splitlines()[0]
+            print(
+                f"simservice: error: the sweep's table could not be written in {sweep_dir}: {reason}", file=sys.stderr
+            )
+            raise SystemExit(1) from None
         kpi = config.get("sweep_kpi", self.kpi)
-        with staged(sweep_dir) as staging:
-            table.to_csv(staging / "sweep.csv", index=False)
-            save_figure(sweep_figure(table, kpi), staging / "sweep.png")
-            table.to_parquet(staging / "sweep.parquet", index=False)
-            publish(staging, sweep_dir, ["sweep.csv", "sweep.png", "sweep.parquet"])
+        figure = "sweep.png"
+        try:
+            with staged(sweep_dir) as staging:
+                save_figure(sweep_figure(table, kpi), staging / figure)
+                publish(staging, sweep_dir, [figure])
+        except Exception as error:
+            _warn(f"{figure} could not be drawn ({type(error).__name__}: {error}); the table is complete")
+            figure = ""
         jobs = table["job"].nunique()
         failed = table[table["status"] == "failed"]
-        print(f"Sweep of {jobs} jobs gathered in {sweep_dir / 'sweep.parquet'} (and sweep.csv, sweep.png)")
+        also = f"sweep.csv, {figure}" if figure else "sweep.csv"
+        print(f"Sweep of {jobs} jobs gathered in {sweep_dir / 'sweep.parquet'} (and {also})")
         if len(failed):
             for row in failed.itertuples(index=False):
                 print(f"simservice: job {row.job} failed: {row.error}", file=sys.stderr)

@@ -30,7 +30,7 @@ REQUIRED_KPIS = [
 
 def simservice(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "simservice.app", *args], cwd=cwd, capture_output=True, text=True, timeout=300, **kwargs
+        [sys.executable, "-m", "simservice", *args], cwd=cwd, capture_output=True, text=True, timeout=300, **kwargs
     )
 
 
@@ -105,7 +105,7 @@ def test_interrupted_run_leaves_no_summary(tmp_path):
         [
             sys.executable,
             "-m",
-            "simservice.app",
+            "simservice",
             "run.replications=200",
             "run.progress=false",
             f"hydra.run.dir={tmp_path}",
@@ -114,6 +114,7 @@ def test_interrupted_run_leaves_no_summary(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as at a terminal, even under a shell's &
     )
     deadline = time.time() + 60
     while not (tmp_path / ".hydra").exists() and time.time() < deadline:

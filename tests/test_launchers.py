@@ -31,7 +31,7 @@ LAUNCHERS = {
 
 def sweep(tmp, name, *launcher):
     done = subprocess.run(
-        [sys.executable, "-m", "simservice.app", *SWEEP, *launcher, f"hydra.sweep.dir={tmp / name}", "cache_dir=null"],
+        [sys.executable, "-m", "simservice", *SWEEP, *launcher, f"hydra.sweep.dir={tmp / name}", "cache_dir=null"],
         cwd=tmp,
         capture_output=True,
         text=True,

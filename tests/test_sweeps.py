@@ -16,13 +16,14 @@ from simservice.app import scenario_configs
 from simservice.config import compose, conf_dir
 from simservice.kpis import KPI_UNITS
 from simservice.query import query
+from simservice.sweep import gather, run_job
 
 SMALL = ["run.replications=2", "run.years=1", "run.warmup_years=0.5"]
 
 
 def simservice(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "simservice.app", *args], cwd=cwd, capture_output=True, text=True, timeout=600, **kwargs
+        [sys.executable, "-m", "simservice", *args], cwd=cwd, capture_output=True, text=True, timeout=600, **kwargs
     )
 
 
@@ -79,7 +80,7 @@ def test_a_killed_sweep_resumes_to_the_same_table(tmp_path):
     args = [
         sys.executable,
         "-m",
-        "simservice.app",
+        "simservice",
         *sweep_args(tmp_path, "killed", "cache", caps, "hydra/launcher=basic"),
     ]
     process = subprocess.Popen(
@@ -104,17 +105,21 @@ def test_a_killed_sweep_resumes_to_the_same_table(tmp_path):
 
 
 def test_a_failed_job_is_recorded_and_the_others_finish(tmp_path):
+    # A file that is short of months passes the first check (it is a file) and fails in the job.
     short = tmp_path / "short.csv"
     short.write_text("month,referrals\n2024-01,100\n")
-    done = simservice(*sweep_args(tmp_path, "s", "cache", f"demand.monthly_counts_csv={short},null"), cwd=tmp_path)
-    assert done.returncode != 0
-    assert "job 0 failed" in done.stderr and "demand.monthly_counts_csv" in done.stderr
-    table = pd.read_parquet(tmp_path / "s" / "sweep.parquet")
+    sweep = tmp_path / "s"
+    for number, value in enumerate([str(short), "null"]):
+        cfg = compose([*SMALL, "run.progress=false", f"demand.monthly_counts_csv={value}", "cache_dir=null"])
+        run_job(cfg, sweep / str(number))
+    table = gather(sweep, expected=3)
     failed = table[table.job == 0]
     assert len(failed) == 1 and failed.status.iloc[0] == "failed"
     assert "has 1 months" in failed.error.iloc[0]
     ok = table[table.job == 1]
     assert (ok.status == "ok").all() and sorted(ok.kpi) == sorted(KPI_UNITS)
+    never = table[table.job == 2]
+    assert never.status.tolist() == ["failed"] and never.error.tolist() == ["did not finish"]
 
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml")))

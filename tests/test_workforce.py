@@ -176,7 +176,7 @@ def test_newly_qualified_have_protected_caseloads():
             "run.warmup_years=0",
             "workforce=fixed",
             "workforce.start_newly_qualified_share=1",
-            "workforce.newly_qualified_days=100000",
+            "workforce.newly_qualified_days=25300",
             "demand.referrals_per_year=5000",
             "service.handover_days=0",
             "service.long_term_places=null",
