@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import figures
 from .config import Config
 from .kpis import KPI_UNITS, mean_ci
 from .outputs import format_number as _fmt
@@ -100,6 +99,8 @@ def compare(scenarios: dict[str, Config], progress: bool | None = None) -> Compa
 
 def write_comparison(comparison: Comparison, out_dir: Path) -> None:
     """Each scenario's files in a folder of its own, then the overlays, then ``comparison.csv`` last."""
+    from . import figures  # matplotlib is loaded only when a comparison draws
+
     out_dir = Path(out_dir)
     for name, result in comparison.results.items():
         write_outputs(result, out_dir / "scenarios" / name)

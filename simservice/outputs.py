@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import figures
 from .runner import Results
 
 #: What each file holds; README.md documents them for users.
@@ -116,12 +115,15 @@ def publish(staging: Path, out_dir: Path, names: Sequence[str]) -> list[Path]:
     return [out_dir / name for name in names]
 
 
-def save_figure(fig: figures.Figure, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
+    """A matplotlib figure as a PNG."""
     fig.savefig(path, dpi=110)
 
 
 def write_outputs(results: Results, out_dir: Path) -> list[Path]:
     """Write every output into ``out_dir``; ``summary.csv`` lands last, so its presence means the run is whole."""
+    from . import figures  # matplotlib is loaded only when a run draws
+
     out_dir = Path(out_dir)
     title, run = results.config.service.name, results.config.run
     with staged(out_dir) as staging:

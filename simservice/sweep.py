@@ -304,7 +304,7 @@ def _label(value: Any) -> str:
     return "null" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
-def sweep_figure(table: pd.DataFrame, kpi: str):
+def sweep_figure(table: pd.DataFrame, kpi: str, scenario: str = ""):
     """The chosen KPI over the swept settings: a line with intervals for one setting, a heat map for two."""
     from .figures import new_figure
 
@@ -343,7 +343,8 @@ def sweep_figure(table: pd.DataFrame, kpi: str):
             ax.set_yscale("symlog", linthresh=max(positive.min(), 1e-3))  # spans orders of magnitude
         if groups:
             ax.legend(frameon=False)
-    ax.set_title(f"{kpi} across the sweep")
+    jobs = table["job"].nunique()
+    ax.set_title(f"{scenario + ': ' if scenario else ''}{kpi} across a sweep of {jobs} jobs")
     return fig
 
 
@@ -375,7 +376,8 @@ class GatherSweep(Callback):
         figure = "sweep.png"
         try:
             with staged(sweep_dir) as staging:
-                save_figure(sweep_figure(table, kpi), staging / figure)
+                scenario = str(OmegaConf.select(config, "service.name", default="") or "")
+                save_figure(sweep_figure(table, kpi, scenario), staging / figure)
                 publish(staging, sweep_dir, [figure])
         except Exception as error:
             _warn(f"{figure} could not be drawn ({type(error).__name__}: {error}); the table is complete")
