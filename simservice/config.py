@@ -70,9 +70,13 @@ class Limits:
             text = "must be a path" if self.input_file else "must be true or false"
         else:
             kind = "a whole number" if self.whole else "a number"
-            low = f"above {_number(self.low)}" if self.low_open else f"from {_number(self.low)}"
-            high = f"below {_number(self.high)}" if self.high_open else f"to {_number(self.high)}"
-            text = f"must be {kind} {low} {high}"
+            low, high = _number(self.low), _number(self.high)
+            if self.low_open:
+                text = f"must be {kind} above {low} and at most {high}"
+            elif self.high_open:
+                text = f"must be {kind} from {low} up to, but not including, {high}"
+            else:
+                text = f"must be {kind} from {low} to {high}"
             if self.each:
                 text = text.replace("must be", "each must be")
         return text + (", or null" if self.nullable else "")
@@ -470,6 +474,20 @@ class AppConfig(Config):
         from .kpis import KPI_UNITS
 
         _require(self.sweep_kpi in KPI_UNITS, "sweep_kpi", self.sweep_kpi, "must be one of the KPIs in summary.csv")
+
+
+def limits_table() -> str:
+    """Every setting with a declared range, as the Markdown table the README shows."""
+    rows = ["| setting | allowed |", "|---|---|"]
+    groups = [ServiceConfig, DemandConfig, PolicyConfig, WorkforceConfig, RunConfig]
+    for group in groups:
+        for f in dataclasses.fields(group):
+            limits = f.metadata.get("limits")
+            if limits is not None:
+                rows.append(f"| `{group.GROUP}.{f.name}` | {limits.allowed().replace('must be ', '')} |")
+    for f in dataclasses.fields(ShockConfig):
+        rows.append(f"| `demand.shocks[i].{f.name}` | {f.metadata['limits'].allowed().replace('must be ', '')} |")
+    return "\n".join(rows)
 
 
 def apply_setting(config: Config, setting: str, value: Any, name: str = "changes") -> Config:

@@ -81,3 +81,12 @@ def test_team_shares_route_the_area():
     cases = Service(config).run().cases
     routed = cases[cases.team.notna() & ~cases.starting_state]
     assert (routed.team == 0).mean() == pytest.approx(0.8, abs=0.03)
+
+
+def test_the_readme_states_every_settings_limits():
+    from pathlib import Path
+
+    from simservice.config import limits_table
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert limits_table() in readme, "README's table of limits is stale: paste simservice.config.limits_table()"
