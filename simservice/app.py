@@ -9,6 +9,8 @@ read-only disk and a run too big for this machine into one line and a non-zero e
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import re
 import shlex
 import shutil
@@ -20,14 +22,15 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .compare import compare, format_differences, write_comparison
 from .config import PAIRING, Config, ConfigError, compose, conf_dir, register_configs, to_config
-from .outputs import claim, claim_new, clean_abandoned_staging, format_summary, write_outputs
+from .outputs import OWNER, claim, claim_new, clean_abandoned_staging, format_summary, write_outputs
 from .runner import memory_check, output_bytes, run_scenario
-from .sweep import run_job
+from .sweep import count_jobs, run_job
 
 _OMEGACONF_DETAIL = ("full_key:", "reference_type=", "object_type=")
 EXIT_FAILED = 1
@@ -92,11 +95,15 @@ def scenario_configs(cfg: DictConfig) -> dict[str, Config]:
     for name, differences in cfg.scenarios.items():
         if not SAFE_NAME.fullmatch(str(name)):
             raise ConfigError("scenarios", str(name), f"a scenario's name {SAFE_NAME_RULE}")
+        if differences and "scenarios" in differences:
+            raise ConfigError(f"scenarios.{name}.scenarios", "...", "a scenario cannot hold scenarios of its own")
         try:
             merged = OmegaConf.merge(base, differences or {})
+            configs[str(name)] = to_config(merged)
+        except ConfigError as error:
+            raise ConfigError(f"scenarios.{name}.{error.setting}", error.value, error.allowed) from error
         except Exception as error:
             raise ConfigError(f"scenarios.{name}", OmegaConf.to_container(differences), _error_text(error)) from error
-        configs[str(name)] = to_config(merged)
         for key in PAIRING:
             first, mine = getattr(next(iter(configs.values())).run, key), getattr(configs[str(name)].run, key)
             if mine != first:
@@ -147,56 +154,116 @@ def _sweep_cases(overrides: list[str]) -> list[list[str]]:
     return cases
 
 
+#: Hydra settings that would move a run's files out of its folder: simservice chooses those.
+WHERE_FILES_GO = ("hydra.sweep.subdir", "hydra.output_subdir", "hydra.job.chdir", "hydra.job_logging",
+                  "hydra.hydra_logging", "hydra.runtime", "hydra.mode")  # fmt: skip
+FOLDERS = ("hydra.run.dir", "hydra.sweep.dir")
+
+
+class Refused(Exception):
+    """A command that must not run: the message is the one line the user sees."""
+
+
+def _values(override) -> list:
+    return list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
+
+
 def _check_hydra_overrides(overrides: Sequence[str]) -> str | None:
-    """The few Hydra settings a user may get wrong: the launcher's processes, and folder names."""
+    """The Hydra settings a user may get wrong: folders, where files go, the launcher's processes, experiments."""
     for override in OverridesParser.create().parse_overrides(list(overrides)):
         key = override.get_key_element().lstrip("+~")
-        values = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
-        if key == "hydra.launcher.n_jobs":
-            for value in values:
-                if not (isinstance(value, int) and (value >= 1 or value == -1)):
-                    return (
-                        f"hydra.launcher.n_jobs={value!r}: must be a whole number of at least 1, or -1 for every core"
-                    )
-        if key == "experiment":
-            for value in values:
-                if value is not None and not SAFE_NAME.fullmatch(str(value)):
-                    return f"experiment={value!r}: {SAFE_NAME_RULE}; the experiments are in conf/experiment/"
+        if key.startswith(WHERE_FILES_GO):
+            return (
+                f"{key}: simservice decides where a run's files go; name a folder with hydra.run.dir or hydra.sweep.dir"
+            )
+        for value in _values(override):
+            if key in FOLDERS and (override.is_sweep_override() or not isinstance(value, str) or not value.strip()
+                                   or "${" in value):  # fmt: skip
+                return f"{key}={value!r}: must be one plain folder path (no ${{...}}, no list of folders)"
+            if key == "hydra.launcher.n_jobs" and not (isinstance(value, int) and (value >= 1 or value == -1)):
+                return f"hydra.launcher.n_jobs={value!r}: must be a whole number of at least 1, or -1 for every core"
+            if key == "experiment" and value is not None and not SAFE_NAME.fullmatch(str(value)):
+                return f"experiment={value!r}: {SAFE_NAME_RULE}; the experiments are in conf/experiment/"
     return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What a command will do, worked out before anything runs or is written."""
+
+    multirun: bool
+    jobs: int  # a sweep's jobs; 1 for a run
+    processes: int  # jobs running side by side
+    disk_bytes: float  # the files it will write, and a sweep's copies in the cache
+    cache_dir: Path | None
+
+
+def plan(
+    overrides: Sequence[str], config_name: str = "config", config_dir: str | None = None, multirun: bool = False
+) -> Plan:
+    """Check every setting (every value of a sweep) and that the run fits this machine; ``Refused`` if not."""
+    try:
+        problem = _check_hydra_overrides(overrides)
+        mine = [o for o in overrides if not o.lstrip("+~").startswith("hydra.")]
+        cases = _sweep_cases(mine)
+    except Exception as error:  # the override parser's own errors
+        raise Refused(_error_text(error)) from error
+    if problem:
+        raise Refused(problem)
+    search = [f"hydra.searchpath=[{_quoted('file://' + str(Path(config_dir).resolve()))}]"] if config_dir else []
+    try:
+        hydra_config = compose(search, config_name, hydra=True).hydra
+    except Exception as error:
+        raise Refused(f"--config-name={config_name}: {_error_text(error)}") from error
+    jobs = count_jobs(hydra_config.sweeper.get("params"), mine) if multirun else 1
+    processes = min(jobs, _sweep_processes(overrides)) if multirun else 1
+    disk, cache = 0.0, None
+    for case in cases:
+        try:
+            composed = compose([*case, *search], config_name)
+            if multirun and composed.scenarios:
+                raise ConfigError(
+                    "scenarios", list(composed.scenarios), "a sweep runs single scenarios: compare without -m"
+                )
+            configs = list(scenario_configs(composed).values()) if composed.scenarios else [to_config(composed)]
+            memory_check(configs, processes)
+        except ConfigError as error:
+            raise Refused(str(error)) from error
+        except Exception as error:
+            if interrupted(error):
+                raise KeyboardInterrupt from error
+            culprit = next((o for o in case if _fails_alone([o, *search], config_name)), " ".join(mine))
+            raise Refused(f"{culprit}: {_error_text(error)}") from error
+        disk = max(disk, sum(output_bytes(config) for config in configs))
+        cache = Path(composed.cache_dir) if composed.cache_dir else None
+    return Plan(multirun, jobs, processes, disk * (2 * jobs if multirun else 1), cache)
 
 
 def check_overrides(
-    overrides: Sequence[str], config_name: str = "config", processes: int = 1, config_dir: str | None = None
+    overrides: Sequence[str], config_name: str = "config", config_dir: str | None = None, multirun: bool = False
 ) -> str | None:
     """None if the overrides make a valid scenario that fits in memory, else a one-line reason."""
     try:
-        problem = _check_hydra_overrides(overrides)
-        mine = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
-        cases = _sweep_cases(mine)
-        if config_dir:  # configs of the user's own, as Hydra's --config-dir adds them
-            search = f"hydra.searchpath=[{_quoted('file://' + str(Path(config_dir).resolve()))}]"
-            cases = [[*case, search] for case in cases]
-    except Exception as error:  # the override parser's own errors
-        return _error_text(error)
-    if problem:
-        return problem
-    for case in cases:
-        try:
-            composed = compose(case, config_name)
-            configs = list(scenario_configs(composed).values()) if composed.scenarios else [to_config(composed)]
-            for config in configs:
-                memory_check(config, processes)
-        except ConfigError as error:
-            return str(error)
-        except Exception as error:
-            culprit = next((o for o in case if _fails_alone(o, config_name)), " ".join(mine))
-            return f"{culprit}: {_error_text(error)}"
+        plan(overrides, config_name, config_dir, multirun)
+    except Refused as refusal:
+        return str(refusal)
     return None
 
 
-def _fails_alone(override: str, config_name: str) -> bool:
+def interrupted(error: BaseException | None) -> bool:
+    """True if Ctrl-C lies behind an error (a library can turn an interruption into an error of its own)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _fails_alone(overrides: list[str], config_name: str) -> bool:
     try:
-        compose([override], config_name)
+        compose(overrides, config_name)
     except Exception:
         return True
     return False
@@ -219,11 +286,12 @@ def _arguments() -> argparse.ArgumentParser:
 
 
 def _folder_override(overrides: Sequence[str], key: str) -> Path | None:
-    """The folder a user named with ``key=...``, if they did."""
+    """The folder a user named with ``key=...`` (the last one, as Hydra takes it), if they did."""
+    named = None
     for override in OverridesParser.create().parse_overrides(list(overrides)):
         if override.get_key_element().lstrip("+~") == key:
-            return Path(str(override.value()))
-    return None
+            named = Path(str(override.value()))
+    return named
 
 
 def _quoted(path: Path | str) -> str:
@@ -231,89 +299,97 @@ def _quoted(path: Path | str) -> str:
     return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'").replace("${", "\\${") + "'"
 
 
-def disk_needed(parsed: argparse.Namespace) -> float:
-    """Bytes a run's (or sweep's) files will take: every job of a sweep counted, and its copy in the cache."""
-    mine = [o for o in parsed.overrides if not o.lstrip("+~").startswith("hydra")]
-    total = 0.0
-    for case in _sweep_cases(mine):
-        composed = compose(case, parsed.config_name or "config")
-        configs = list(scenario_configs(composed).values()) if composed.scenarios else [to_config(composed)]
-        total = max(total, sum(output_bytes(config) for config in configs))
-    return total * (2 * _job_count(mine) if parsed.multirun else 1)
-
-
-def _job_count(overrides: Sequence[str]) -> int:
-    count = 1
-    for override in OverridesParser.create().parse_overrides(list(overrides)):
-        if override.is_sweep_override():
-            count *= len(list(override.sweep_string_iterator()))
-    return count
-
-
 def _check_space(folder: Path, needed: float) -> None:
     """Refuse a run whose files would not fit on the disk it writes to."""
     existing = folder.absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    usage = shutil.disk_usage(existing)
-    if usage.free < needed:
-        _fail(
+    free = shutil.disk_usage(existing).free
+    if free < needed:
+        raise Refused(
             f"{folder}: No space left for this run's files (about {needed / 1e6:,.0f} MB needed,"
-            f" {usage.free / 1e6:,.1f} MB free); free some space or write elsewhere",
-            EXIT_FAILED,
+            f" {free / 1e6:,.1f} MB free); free some space or write elsewhere"
         )
 
 
-def own_folder(overrides: list[str], multirun: bool, command: str, needed: float = 0.0) -> list[str]:
-    """Give this run (or sweep) a folder no other run has: the overrides, with the folder named in them."""
+def own_folder(overrides: list[str], multirun: bool, command: str, needed: float = 0.0) -> tuple[list[str], Path]:
+    """Give this run (or sweep) a folder no other run has: the overrides naming it, and the folder."""
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     named = _folder_override(overrides, key)
     _check_space(named if named is not None else Path("multirun" if multirun else "outputs"), needed)
     if named is not None:
         if not claim(named, command):
-            _fail(
+            raise Refused(
                 f"{key}={named}: that folder holds another run's results; name a new or empty folder"
                 " (or leave it out for a fresh one)"
             )
-        return overrides
+        return overrides, named
     stamp = datetime.now()
     base = Path("multirun" if multirun else "outputs") / f"{stamp:%Y-%m-%d}" / f"{stamp:%H-%M-%S}"
-    return [*overrides, f"{key}={_quoted(claim_new(base, command))}"]
+    folder = claim_new(base, command)
+    return [*overrides, f"{key}={_quoted(folder)}"], folder
 
 
 def cli(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``simservice`` command."""
+    """Entry point of the ``simservice`` command: every way it can fail is one line and a non-zero exit."""
+    # Hydra prints its own errors with a stack unless told to raise them: here they become one line.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    folder: list[Path] = []
     try:
-        _cli(list(sys.argv[1:] if argv is None else argv))
+        _cli(list(sys.argv[1:] if argv is None else argv), folder)
+    except Refused as refusal:
+        _unclaim(folder)
+        _fail(str(refusal))
     except KeyboardInterrupt:
-        _fail("interrupted: no results were written", EXIT_INTERRUPTED)
-    except OSError as error:
-        _fail(f"{error.filename or 'the output folder'}: {error.strerror or error}", EXIT_FAILED)
+        _fail(
+            "interrupted: results are complete only where summary.csv (a sweep: sweep.parquet) was written;"
+            " a sweep's finished jobs are kept in the cache",
+            EXIT_INTERRUPTED,
+        )
+    except BrokenPipeError:  # the reader stopped reading (simservice --cfg job | head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(EXIT_FAILED) from None
+    except Exception as error:
+        if interrupted(error):
+            _fail("interrupted", EXIT_INTERRUPTED)
+        _unclaim(folder)
+        if isinstance(error, OSError) and not isinstance(error, HydraException):
+            _fail(f"{error.filename or 'writing the results'}: {error.strerror or error}", EXIT_FAILED)
+        if isinstance(error, HydraException | ConfigError):
+            _fail(_error_text(error), EXIT_USAGE)
+        raise
 
 
-def _cli(args: list[str]) -> None:
+def _unclaim(folder: list[Path]) -> None:
+    """Give back a folder this command took but wrote nothing into."""
+    for path in folder:
+        if path.is_dir() and {p.name for p in path.iterdir()} <= {OWNER}:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _cli(args: list[str], folder: list[Path]) -> None:
     parsed, _ = _arguments().parse_known_args(args)
     informational = (
         parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion or parsed.version
     )
     register_configs()
     if not informational:
-        multirun = parsed.multirun or any(o.replace(" ", "") == "hydra.mode=MULTIRUN" for o in parsed.overrides)
-        processes = _sweep_processes(parsed.overrides) if multirun else 1
-        problem = check_overrides(parsed.overrides, parsed.config_name or "config", processes, parsed.config_dir)
-        if problem:
-            _fail(problem)
-        clean_abandoned_staging([Path("outputs"), Path("multirun")])
-        mine = own_folder(parsed.overrides, multirun, shlex.join(["simservice", *args]), disk_needed(parsed))
+        multirun = bool(parsed.multirun)
+        what = plan(parsed.overrides, parsed.config_name or "config", parsed.config_dir, multirun)
+        roots = [Path("outputs"), Path("multirun"), *([what.cache_dir] if what.cache_dir else [])]
+        for key in FOLDERS:
+            named = _folder_override(parsed.overrides, key)
+            roots += [named.parent] if named is not None else []
+        clean_abandoned_staging(roots)
+        mine, taken = own_folder(parsed.overrides, multirun, shlex.join(["simservice", *args]), what.disk_bytes)
+        folder.append(taken)
         args = [a for a in args if a not in parsed.overrides] + mine
     sys.argv = [sys.argv[0], *args]
     main()
 
 
 def _sweep_processes(overrides: Sequence[str]) -> int:
-    """Jobs a sweep runs at once on this machine: the launcher's ``n_jobs``, or every core."""
-    import os
-
+    """Jobs a sweep may run at once on this machine: the launcher's ``n_jobs``, or every core."""
     for override in OverridesParser.create().parse_overrides(list(overrides)):
         if override.get_key_element().lstrip("+~") == "hydra.launcher.n_jobs" and not override.is_sweep_override():
             value = override.value()

@@ -187,7 +187,7 @@ class ServiceConfig(Checked):
 
     name: str = MISSING
     teams: int = setting(1, 500, whole=True)
-    workers_per_team: int = setting(1, 200, whole=True)
+    workers_per_team: int = setting(1, 100, whole=True)
     team_shares: Optional[List[float]] = setting(0, 1, default=None, nullable=True, each=True)
     triage_staff: Optional[float] = setting(0, 10_000, low_open=True, nullable=True)
     triage_per_staff_per_day: float = setting(0, 1_000, low_open=True)
@@ -538,8 +538,8 @@ def conf_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).parent.parent / "conf"
 
 
-def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
-    """Compose the configs in ``conf/`` with command-line style overrides, as the app does."""
+def compose(overrides: Sequence[str] = (), config_name: str = "config", hydra: bool = False) -> DictConfig:
+    """Compose the configs in ``conf/`` with command-line style overrides, as the app does (``hydra``: with its own)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -547,7 +547,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     register_configs()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=list(overrides))
+        return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=hydra)
 
 
 def load_config(overrides: Sequence[str] = (), config_name: str = "config") -> Config:

@@ -15,17 +15,29 @@ import pandas as pd
 
 from .config import Config, ConfigError, DemandConfig, RunConfig, apply_setting
 
+#: The most referrals a month a file may give: three times a month of the largest ``referrals_per_year``.
+MAX_PER_MONTH = 500_000
+
 
 def _counts_from_csv(path: str, run: RunConfig) -> np.ndarray:
     """Referrals a month from the user's CSV, one row per reported month."""
     allowed = "must be a CSV with columns month,referrals and a count of 0 or more in every row"
     try:
         table = pd.read_csv(path)
-        counts = pd.to_numeric(table["referrals"], errors="raise").to_numpy(dtype=float)
+        counts = pd.to_numeric(table["referrals"], errors="coerce").to_numpy(dtype=float)
     except (KeyError, ValueError, OSError, pd.errors.ParserError) as error:
         raise ConfigError("demand.monthly_counts_csv", path, allowed) from error
-    if len(counts) == 0 or not np.all(np.isfinite(counts)) or np.any(counts < 0):
+    if len(counts) == 0:
         raise ConfigError("demand.monthly_counts_csv", path, allowed)
+    bad = np.flatnonzero(~np.isfinite(counts) | (counts < 0) | (counts > MAX_PER_MONTH))
+    if bad.size:
+        row = int(bad[0])
+        raise ConfigError(
+            "demand.monthly_counts_csv",
+            path,
+            f"row {row + 1} has referrals={table['referrals'].iloc[row]!r}:"
+            f" every row needs a count from 0 to {MAX_PER_MONTH:,}",
+        )
     needed = round(run.years * 12)
     if len(counts) < needed:
         raise ConfigError(

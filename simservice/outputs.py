@@ -73,7 +73,7 @@ def clean_abandoned_staging(roots: Iterable[Path], depth: int = 5) -> int:
         if not root.is_dir():
             continue
         base = len(root.parts)
-        for folder, subfolders, _ in os.walk(root):
+        for folder, subfolders, files in os.walk(root):
             if len(Path(folder).parts) - base >= depth:
                 subfolders[:] = []
                 continue
@@ -81,6 +81,10 @@ def clean_abandoned_staging(roots: Iterable[Path], depth: int = 5) -> int:
                 if name.startswith(STAGING) and _abandoned(name, host):
                     shutil.rmtree(Path(folder) / name, ignore_errors=True)
                     subfolders.remove(name)
+                    removed += 1
+            for name in files:
+                if name.startswith(STAGING) and _abandoned(name, host):
+                    (Path(folder) / name).unlink(missing_ok=True)
                     removed += 1
     return removed
 

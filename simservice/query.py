@@ -44,7 +44,10 @@ def query(sweep: str | Path, sql: str) -> pd.DataFrame:
             loading.register("loaded", table)
             loading.execute("CREATE TABLE sweep AS SELECT * FROM loaded")
         with duckdb.connect(database, read_only=True, config=LOCKED) as connection:
-            return connection.execute(sql).df()
+            answer = connection.execute(sql)
+            if answer is None or answer.description is None:
+                raise ValueError("the SQL returned no table: ask with SELECT ... FROM sweep")
+            return answer.df()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,9 @@ same whatever ``run.jobs`` is and in whatever order the processes finish.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -44,6 +46,8 @@ PROCESS_BYTES = 350e6
 CASE_BYTES = 2.5e3
 #: Memory each day of each replication costs in the daily series, bytes.
 DAY_BYTES = 1e3
+#: Memory each post costs: its worker, their diary and their share of the records, bytes.
+POST_BYTES = 200e3
 
 
 def expected_referrals(config: Config) -> float:
@@ -77,27 +81,40 @@ def free_memory() -> float:
         return float("inf")
 
 
-def memory_needed(config: Config, processes: int = 1) -> float:
-    """An upper estimate of a run's peak memory in bytes, with ``processes`` running side by side."""
-    run = config.run
-    parallel = max(processes, workers_for(run.jobs, run.replications))
-    per_replication = expected_referrals(config) * CASE_BYTES + run.horizon_days * DAY_BYTES
-    gathered = run.replications * per_replication
-    return parallel * (PROCESS_BYTES + per_replication) + processes * gathered
+def _per_replication(config: Config) -> float:
+    """Bytes one replication holds while it runs: its referrals, its days and its staff."""
+    service, run = config.service, config.run
+    posts = service.teams * service.workers_per_team
+    return expected_referrals(config) * CASE_BYTES + run.horizon_days * DAY_BYTES + posts * POST_BYTES
 
 
-def memory_check(config: Config, processes: int = 1) -> None:
-    """Refuse, with one line, a run that would not fit in this machine's memory."""
-    need, free = memory_needed(config, processes), free_memory()
-    if need > free:
-        run = config.run
-        raise ConfigError(
-            "run.replications",
-            run.replications,
-            f"with run.years={run.years:g} and about {expected_referrals(config):,.0f} referrals a replication"
-            f" this run needs about {need / 1e9:,.1f} GB of memory and {free / 1e9:,.1f} GB is free:"
-            " ask for fewer replications, years or referrals, or fewer processes",
-        )
+def memory_needed(configs: Sequence[Config], processes: int = 1) -> float:
+    """An upper estimate of peak memory, bytes: scenarios run in turn, all results kept, ``processes`` at once."""
+    parallel = max(processes, *(workers_for(c.run.jobs, c.run.replications) for c in configs))
+    running = parallel * (PROCESS_BYTES + max(_per_replication(c) for c in configs))
+    kept = processes * sum(c.run.replications * _per_replication(c) for c in configs)
+    return running + kept
+
+
+def memory_check(configs: Sequence[Config], processes: int = 1) -> None:
+    """Refuse, with one line naming what to change, a run that would not fit in this machine's memory."""
+    need, free = memory_needed(configs, processes), free_memory()
+    if need <= free:
+        return
+    run = configs[0].run
+    serial = [dataclasses.replace(c, run=dataclasses.replace(c.run, jobs=1)) for c in configs]
+    if processes > 1 and memory_needed(configs, 1) <= free:
+        setting, value, change = "hydra.launcher.n_jobs", processes, "run fewer sweep jobs at once"
+    elif memory_needed(serial, processes) <= free:
+        setting, value, change = "run.jobs", run.jobs, "run fewer replications at once"
+    else:
+        setting, value, change = "run.replications", run.replications, "ask for fewer replications, years or referrals"
+    scenarios = f" over {len(configs)} scenarios" if len(configs) > 1 else ""
+    raise ConfigError(
+        setting,
+        value,
+        f"this run needs about {need / 1e9:,.1f} GB of memory{scenarios} and {free / 1e9:,.1f} GB is free: {change}",
+    )
 
 
 #: Disk each referral and each day of a replication take in the output files, and the figures and logs, bytes.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import stat
@@ -33,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import Config, ConfigError, to_config
 from .kpis import KPI_UNITS
-from .outputs import clean_abandoned_staging, publish, save_figure, staged, staging_prefix, write_outputs
+from .outputs import FILES, clean_abandoned_staging, publish, save_figure, staged, staging_prefix, write_outputs
 from .runner import run_scenario
 
 STATUS = "job.json"
@@ -96,8 +97,8 @@ def _verified_files(entry: Path, key: str) -> list[str]:
     try:
         manifest = json.loads((entry / MANIFEST).read_text())
         files = manifest["files"]
-        if manifest.get("key") != key or not isinstance(files, dict) or SUMMARY not in files:
-            raise DamagedEntry("its manifest does not describe this job")
+        if manifest.get("key") != key or not isinstance(files, dict) or sorted(files) != sorted(FILES):
+            raise DamagedEntry("its manifest does not list this job's output files")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DamagedEntry(f"its manifest is missing or unreadable ({type(error).__name__})") from error
     for name, checksum in files.items():
@@ -112,6 +113,9 @@ def _verified_files(entry: Path, key: str) -> list[str]:
             raise DamagedEntry(f"{name} is not a regular file")
         if _sha256(path) != checksum:
             raise DamagedEntry(f"{name} was changed after it was stored")
+    problem = _summary_problem(entry / SUMMARY)
+    if problem:
+        raise DamagedEntry(problem)
     return [name for name in files if name != SUMMARY] + [SUMMARY]
 
 
@@ -204,7 +208,10 @@ def run_job(cfg: DictConfig, out: Path) -> None:
         status = {"status": "ok", "source": source, "key": key, "summary_sha256": _sha256(out / SUMMARY)}
         print(f"{out.name}: {source}")
     except KeyboardInterrupt:
-        status = {"status": "failed", "error": "interrupted"}
+        _write_json(out / STATUS, {"status": "failed", "error": "interrupted"})
+        if multiprocessing.parent_process() is None:
+            raise  # jobs run in this process: Ctrl-C stops the sweep
+        return  # a launcher's worker: the command itself reports the interruption
     except Exception as error:  # recorded for the gathered table; the other jobs go on
         message = str(error) if isinstance(error, ConfigError) else _error_text(error)
         status = {"status": "failed", "error": f"{type(error).__name__}: {message}"}
@@ -233,22 +240,25 @@ def job_status(job_dir: Path) -> tuple[str, str]:
     return ("failed", problem) if problem else ("ok", "")
 
 
-def expected_jobs(config: DictConfig) -> int | None:
-    """How many jobs Hydra's basic sweeper launches for this command: one per combination of values."""
-    try:
-        params = config.hydra.sweeper.get("params") or {}
-        arguments = [f"{key}={value}" for key, value in params.items()]
-        arguments += list(config.hydra.overrides.task)
-        counts: dict[str, int] = {}
-        for override in OverridesParser.create().parse_overrides(arguments):
-            sweep = override.is_sweep_override()
-            counts[override.get_key_element()] = len(list(override.sweep_string_iterator())) if sweep else 1
-    except Exception:
-        return None
+def count_jobs(params: Any, overrides: Sequence[str]) -> int:
+    """Jobs Hydra's basic sweeper launches: one per combination of the sweep's values (a later value wins)."""
+    arguments = [f"{key}={value}" for key, value in (params or {}).items()] + list(overrides)
+    counts: dict[str, int] = {}
+    for override in OverridesParser.create().parse_overrides(arguments):
+        sweep = override.is_sweep_override()
+        counts[override.get_key_element()] = len(list(override.sweep_string_iterator())) if sweep else 1
     total = 1
     for count in counts.values():
         total *= count
     return total
+
+
+def expected_jobs(config: DictConfig) -> int | None:
+    """How many jobs this sweep launched, from its own settings; None if they cannot be read."""
+    try:
+        return count_jobs(config.hydra.sweeper.get("params"), list(config.hydra.overrides.task))
+    except Exception:
+        return None
 
 
 def _job_overrides(job_dir: Path) -> dict[str, Any]:
@@ -321,7 +331,10 @@ def sweep_figure(table: pd.DataFrame, kpi: str, scenario: str = ""):
         ax.set_xlabel(settings[1])
         ax.set_ylabel(settings[0])
         for (i, j), value in pd.DataFrame(grid.to_numpy()).stack().items():
-            ax.text(j, i, f"{value:.3g}", ha="center", va="center", color="white", fontsize="small")
+            light = image.norm(value) > 0.6  # viridis is light at its top: dark text there
+            ax.text(
+                j, i, f"{value:.3g}", ha="center", va="center", color="black" if light else "white", fontsize="small"
+            )
         fig.colorbar(image, ax=ax, label=f"{kpi} ({unit})")
     elif settings:
         x = settings[0]
@@ -343,8 +356,9 @@ def sweep_figure(table: pd.DataFrame, kpi: str, scenario: str = ""):
             ax.set_yscale("symlog", linthresh=max(positive.min(), 1e-3))  # spans orders of magnitude
         if groups:
             ax.legend(frameon=False)
-    jobs = table["job"].nunique()
-    ax.set_title(f"{scenario + ': ' if scenario else ''}{kpi} across a sweep of {jobs} jobs")
+    jobs, done = table["job"].nunique(), ok["job"].nunique()
+    counted = f"{jobs} jobs" if done == jobs else f"{done} of {jobs} jobs"
+    ax.set_title(f"{scenario + ': ' if scenario else ''}{kpi} across a sweep of {counted}")
     return fig
 
 
@@ -375,6 +389,8 @@ class GatherSweep(Callback):
         kpi = config.get("sweep_kpi", self.kpi)
         figure = "sweep.png"
         try:
+            if not (table["status"] == "ok").any():
+                raise ValueError("no job finished")
             with staged(sweep_dir) as staging:
                 scenario = str(OmegaConf.select(config, "service.name", default="") or "")
                 save_figure(sweep_figure(table, kpi, scenario), staging / figure)
@@ -385,7 +401,7 @@ class GatherSweep(Callback):
         jobs = table["job"].nunique()
         failed = table[table["status"] == "failed"]
         also = f"sweep.csv, {figure}" if figure else "sweep.csv"
-        print(f"Sweep of {jobs} jobs gathered in {sweep_dir / 'sweep.parquet'} (and {also})")
+        print(f"Sweep of {jobs} job{'s' if jobs != 1 else ''} gathered in {sweep_dir / 'sweep.parquet'} (and {also})")
         if len(failed):
             for row in failed.itertuples(index=False):
                 print(f"simservice: job {row.job} failed: {row.error}", file=sys.stderr)
