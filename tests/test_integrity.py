@@ -425,10 +425,12 @@ def test_a_read_only_cache_keeps_the_jobs_ok(read_only_disk, tmp_path):
     assert (pd.read_parquet(tmp_path / "s" / "sweep.parquet").status == "ok").all()
 
 
-def interrupt(args: list[str], cwd: Path, after: float, ready: Path | None = None) -> subprocess.CompletedProcess:
+def interrupt(
+    args: list[str], cwd: Path, after: float, ready: Path | None = None, command: list[str] | None = None
+) -> subprocess.CompletedProcess:
     """Press Ctrl-C on a command ``after`` seconds (after ``ready`` appears, if given)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "simservice", *args],
+        [*(command or [sys.executable, "-m", "simservice"]), *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -446,7 +448,9 @@ def interrupt(args: list[str], cwd: Path, after: float, ready: Path | None = Non
 
 
 def test_ctrl_c_during_start_up_is_one_line(tmp_path):
-    done = interrupt([*SMALL, f"hydra.run.dir={tmp_path / 'r'}"], tmp_path, after=0.5)
+    started = tmp_path / "started"  # the interpreter has started and simservice's own code runs
+    command = [sys.executable, "-c", f"open({str(started)!r}, 'w'); from simservice.__main__ import main; main()"]
+    done = interrupt([*SMALL, f"hydra.run.dir={tmp_path / 'r'}"], tmp_path, 0.3, started, command)
     assert done.returncode == 130
     assert "interrupted" in one_line(done)
 
