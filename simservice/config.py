@@ -375,6 +375,7 @@ class RunConfig:
     days_per_year: int = MISSING
     start_month: int = MISSING
     progress: bool = True
+    event_log: bool = False
 
     def __post_init__(self) -> None:
         if _incomplete(self):

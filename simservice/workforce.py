@@ -5,21 +5,23 @@ or newly qualified), covered by an agency worker, or empty. People **leave** at 
 hazard that stress raises, after a notice period; an empty post is **recruited**
 to (slowly, and some campaigns fail) and **covered by agency** meanwhile where
 the policy allows. Workers go **off sick**, and stress follows their caseload.
-The pathway only asks who is at work with room and hands them cases; when a
-worker leaves or is off too long, ``Workforce`` asks the service to move their cases.
+The pathway asks who is at work with the fewest cases and moves cases to them; when a
+worker leaves or is off too long, ``Workforce`` asks the pathway to move their cases.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
+from typing import TYPE_CHECKING, NamedTuple
 
 import simpy
 
 from .config import Config, WorkforceConfig
-from .pathway import ALLOCATED, Case
 from .streams import Streams
+
+if TYPE_CHECKING:
+    from .pathway import Case, Pathway
 
 PERMANENT, NEWLY_QUALIFIED, AGENCY = "permanent", "newly_qualified", "agency"
 
@@ -31,6 +33,15 @@ def _leaving_rates(w: WorkforceConfig) -> dict[str, float]:
         NEWLY_QUALIFIED: w.leaving_per_year_newly_qualified,
         AGENCY: w.leaving_per_year_agency,
     }
+
+
+class Work(NamedTuple):
+    """An assessment on a worker's list, in the order they work: urgent first, then the earliest deadline."""
+
+    priority: int
+    deadline: float
+    case_id: int
+    case: Case
 
 
 class Worker:
@@ -45,7 +56,7 @@ class Worker:
         contract: str,
         fte: float,
         base_hours_per_day: float,
-        hours_done: Callable[[Worker, Case], None],
+        pathway: Pathway,
     ):
         self.env = env
         self.id = worker_id
@@ -67,8 +78,9 @@ class Worker:
         self.days_lost = 0.0
         self.caseload: dict[int, Case] = {}  # assessments in hand
         self.held: dict[int, Case] = {}  # assessed children waiting for a long-term team
-        self._hours_done = hours_done
-        self._work: list[tuple] = []  # heap of (priority, deadline, id, case) with hours still to do
+        self.stamp = 0  # bumped when the load or availability changes (the team's least-loaded order)
+        self.pathway = pathway
+        self._work: list[Work] = []  # a heap of the assessments with hours still to do
         self._current: Case | None = None
         self._current_since = 0.0
         self._current_rate = base_hours_per_day
@@ -86,18 +98,11 @@ class Worker:
         return not self.absent and not self.gone
 
     def take(self, case: Case) -> None:
-        """Add a case to the caseload; it pre-empts the case in hand if it comes first."""
-        case.state = ALLOCATED
-        case.worker = self.id
-        case.workers += 1
-        case.epoch += 1
-        if case.allocated != case.allocated:  # first allocation (NaN before)
-            case.allocated = self.env.now
+        """An assessment joins the caseload (moved here by the pathway); it comes first if it is more pressing."""
         self.caseload[case.id] = case
         if case.hours_left <= 0:
-            self._hours_done(self, case)
             return
-        heappush(self._work, (case.priority, case.deadline, case.id, case))
+        heappush(self._work, Work(case.priority, case.deadline, case.id, case))
         current = self._current
         if current is None or (case.priority, case.deadline, case.id) < (
             current.priority,
@@ -106,9 +111,26 @@ class Worker:
         ):
             self._nudge()
 
-    def release(self, case: Case) -> None:
-        """The case leaves this caseload (completed)."""
-        del self.caseload[case.id]
+    def hold(self, case: Case) -> None:
+        """An assessed child stays on the caseload until a long-term team takes them."""
+        self.held[case.id] = case
+
+    def drop(self, case: Case) -> None:
+        """The case leaves this caseload (the pathway moved it on); hours worked on it so far are booked."""
+        if case.id in self.held:
+            del self.held[case.id]
+            return
+        if self.caseload.pop(case.id, None) is None:
+            return
+        if self._current is case:
+            self._nudge()
+        work = self._work
+        for i, entry in enumerate(work):
+            if entry.case_id == case.id:
+                work[i] = work[-1]
+                work.pop()
+                heapify(work)
+                break
 
     def hand_over(self) -> tuple[list[Case], list[Case]]:
         """Empty the caseload for transfer: the assessments in hand and the children held."""
@@ -159,10 +181,7 @@ class Worker:
                 self._wake = env.event()
                 yield self._wake
                 continue
-            case = work[0][3]
-            if case.worker != self.id or case.id not in self.caseload:
-                heappop(work)  # moved on while waiting
-                continue
+            case = work[0].case
             self._current, self._current_since, self._current_rate = case, env.now, self.hours_per_day
             try:
                 yield env.timeout(case.hours_left / self._current_rate)
@@ -171,7 +190,7 @@ class Worker:
             heappop(work)
             case.hours_left = 0.0
             self._current = None
-            self._hours_done(self, case)
+            self.pathway.hours_done(case)
 
 
 class Post:
@@ -215,23 +234,20 @@ class Workforce:
         env: simpy.Environment,
         config: Config,
         streams: Streams,
-        hours_done: Callable[[Worker, Case], None],
-        move_cases: Callable[[Worker, str], None],
-        joined: Callable[[Worker], None],
+        pathway: Pathway,
+        staff: list[Worker],
     ):
         self.env = env
         self.config = config
         self.w: WorkforceConfig = config.workforce
-        self._hours_done = hours_done
-        self._move_cases = move_cases
-        self._joined = joined
+        self.pathway = pathway
         service = config.service
         self.per_year = 1.0 / config.run.days_per_year
         self.hours_per_fte_day = service.casework_hours_per_fte_day
         self._all_streams = streams
         self.posts: list[Post] = []
         self._streams: list[PostStreams] = []
-        self.staff: list[Worker] = []  # everyone who has ever worked here, by id
+        self.staff = staff  # everyone who has ever worked here, by id (the pathway reads it too)
         self.team_workers: list[list[Worker]] = []
         for team in range(service.teams):
             self.add_team()
@@ -273,8 +289,7 @@ class Workforce:
                 self.team_workers[worker.team].remove(worker)
                 worker.team = team
                 self.team_workers[team].append(worker)
-                for case in (*worker.caseload.values(), *worker.held.values()):
-                    case.team = team
+                self.pathway.redeploy(worker)
 
     def update(self, config: Config) -> None:
         """New settings from a dated change: they apply from now on."""
@@ -320,7 +335,7 @@ class Workforce:
             contract,
             fte,
             fte * self.hours_per_fte_day,
-            self._hours_done,
+            self.pathway,
         )
         if contract == NEWLY_QUALIFIED:
             worker.cap_share = self.w.newly_qualified_caseload_share
@@ -332,6 +347,7 @@ class Workforce:
             post.employee = worker
         self.staff.append(worker)
         self.team_workers[post.team].append(worker)
+        self.pathway.teams[post.team].refresh(worker)
         return worker
 
     def _leave(self, worker: Worker, reason: str) -> None:
@@ -344,7 +360,7 @@ class Workforce:
         if post.agency is worker:
             post.agency = None
         self.leavers.append((self.env.now, worker.id, worker.contract, worker.fte, reason))
-        self._move_cases(worker, reason)
+        self.pathway.transfer_all(worker, reason)
 
     def _recruit(self, post: Post):
         """A permanent recruitment campaign for the post: it takes months, and some campaigns fail."""
@@ -362,7 +378,7 @@ class Workforce:
         if post.deleted:
             return
         recruit = self._start(post, kind)
-        self._joined(recruit)
+        self.pathway.room_for(recruit)
         if post.agency is not None:  # the agency cover makes way for the recruit
             self._leave(post.agency, "agency_replaced")
 
@@ -409,7 +425,7 @@ class Workforce:
             worker.contract = PERMANENT
             worker.cap_share = 1.0
             worker.base_hours_per_day = worker.fte * self.hours_per_fte_day
-            self._joined(worker)  # more room: the team can allocate to them
+            self.pathway.room_for(worker)  # more room: the team can allocate to them
 
     def _resign(self, worker: Worker, now: float) -> None:
         if worker.leaving_on != math.inf:
@@ -424,11 +440,11 @@ class Workforce:
         w, streams = self.w, self._streams[worker.post]
         if worker.absent and now >= worker.back_on:
             worker.come_back()
-            self._joined(worker)
+            self.pathway.room_for(worker)
         if worker.absent:
             self._lose_day(worker, now)
             if now - worker.absent_since >= w.reallocate_after_days and worker.load:
-                self._move_cases(worker, "sickness")
+                self.pathway.transfer_all(worker, "sickness")
             return
         short = streams.short_sickness.next() < -math.expm1(-w.short_sickness_per_year * self.per_year)
         long_rate = w.long_sickness_per_year * (1.0 + w.stress_sickness_effect * worker.stress)
@@ -437,6 +453,7 @@ class Workforce:
             mean = w.long_sickness_mean_days if long else w.short_sickness_mean_days
             days = max(1.0, math.ceil(mean * streams.sick_days.next()))
             worker.go_off(now + days)
+            self.pathway.room_for(worker)
             self._lose_day(worker, now)
 
     def _lose_day(self, worker: Worker, now: float) -> None:
@@ -460,4 +477,4 @@ class Workforce:
             agency_now = sum(1 for p in posts if p.agency is not None)
             if agency_now < w.agency_max_share * len(posts):
                 post.agency_due = math.inf
-                self._joined(self._start(post, AGENCY))
+                self.pathway.room_for(self._start(post, AGENCY))
