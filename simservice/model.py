@@ -135,10 +135,12 @@ class Service:
 
     # -- the working day ---------------------------------------------------------------------------
     def _working_days(self):
-        """Each morning: the workforce's day, the managers' review of their queues, then a count of where things are."""
-        env, pathway, workforce = self.env, self.pathway, self.workforce
+        """Each morning the managers review their queues, then a count of where things are.
+
+        (The workforce has no daily round: its life events are scheduled from their hazards.)
+        """
+        env, pathway = self.env, self.pathway
         for day in range(self.days):
-            workforce.day()
             for team in pathway.teams:
                 pathway.review(team)
             self.count.morning(day)

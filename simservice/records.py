@@ -93,7 +93,8 @@ class MorningCount:
         for worker in in_post:
             load = len(worker.caseload) + len(worker.held)
             allocated += len(worker.caseload)
-            stress += worker.stress
+            worker_stress = worker.stress_now()
+            stress += worker_stress
             heads[worker.contract] += 1
             if worker.contract == AGENCY:
                 agency_fte += worker.fte
@@ -106,7 +107,7 @@ class MorningCount:
                 off_sick += 1
             else:
                 loads.append(load)
-                self.caseloads.append((day, load, worker.stress))
+                self.caseloads.append((day, load, worker_stress))
         if loads:
             loads.sort()
             daily["caseload_mean"][day] = sum(loads) / len(loads)
@@ -238,7 +239,7 @@ def staff_table(service: Service) -> pd.DataFrame:
             "started_day": [w.started for w in staff],
             "left_day": [left.get(w.id, (math.nan, None))[0] for w in staff],
             "left_because": [left.get(w.id, (math.nan, None))[1] for w in staff],
-            "sick_days_reported": [w.days_lost for w in staff],
+            "sick_days_reported": [service.workforce.sick_days(w) for w in staff],
         }
     )
 
