@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -105,7 +106,7 @@ class Service:
                 stay = service.long_term_mean_days * stays.standard_exponential()
                 key = referral_key("long_term_at_start", child)
                 past = PastReferral(key, -60.0, luck.row(key))
-                self.env.timeout(stay).callbacks.append(lambda _event, p=past: pathway.long_term_ends(p))
+                pathway.long_term_exits.add(stay, past)
         self._returns_from_before(streams.generator("closed_before_run"))
 
     def _returns_from_before(self, rng: np.random.Generator) -> None:
@@ -131,7 +132,7 @@ class Service:
         for number in numbers[order].tolist():
             key = referral_key("closed_before_run", number)
             past = PastReferral(key, float(closed[number]), self.luck.row(key))
-            self.env.timeout(float(back[number])).callbacks.append(lambda _event, p=past: self.pathway.rerefer(p))
+            self.pathway.returns.add(float(back[number]), past)
 
     # -- the working day ---------------------------------------------------------------------------
     def _working_days(self):
@@ -158,8 +159,20 @@ class Service:
 
     # -- running -----------------------------------------------------------------------------------
     def run(self) -> ReplicationResult:
-        self.env.run(until=self.config.run.horizon_days)
-        return replication_result(self)
+        """Run the clock to the end and make the tables.
+
+        Python's cyclic garbage collector is paused meanwhile: cases, workers and events
+        form almost no reference cycles, yet the collector would walk every live object
+        again and again as the run grows (measured: ``python -m simservice.bench --scale``).
+        """
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            self.env.run(until=self.config.run.horizon_days)
+            return replication_result(self)
+        finally:
+            if paused:
+                gc.enable()
 
 
 def simulate(config: Config, replication: int = 0) -> ReplicationResult:

@@ -171,6 +171,45 @@ class Level:
         return self.area + self.count * (now - self.since)
 
 
+class Diary:
+    """Follow-ups due on a day (a return, the end of a long-term stay), kept in one heap with one timer.
+
+    A single timer for the earliest entry keeps thousands of pending follow-ups off the
+    clock's own queue, which every other event would otherwise pay for.
+    """
+
+    def __init__(self, env: simpy.Environment, act):
+        self.env = env
+        self.act = act  # what to do with an entry when its day comes
+        self.heap: list[tuple[float, int, object]] = []
+        self._added = 0
+        self._timer_at = math.inf
+        self._timer = 0
+        self._busy = False
+
+    def add(self, day: float, entry) -> None:
+        heappush(self.heap, (day, self._added, entry))
+        self._added += 1
+        if day < self._timer_at and not self._busy:
+            self._set(day)
+
+    def _set(self, day: float) -> None:
+        self._timer += 1
+        timer, self._timer_at = self._timer, day
+        self.env.timeout(max(0.0, day - self.env.now)).callbacks.append(lambda _event: self._due(timer))
+
+    def _due(self, timer: int) -> None:
+        if timer != self._timer:
+            return  # an earlier entry came and set a timer of its own
+        heap, now, act = self.heap, self.env.now, self.act
+        self._busy, self._timer_at = True, math.inf
+        while heap and heap[0][0] <= now:
+            act(heappop(heap)[2])
+        self._busy = False
+        if heap:
+            self._set(heap[0][0])
+
+
 class FrontDoor:
     """Triage (MASH): decides referrals in order at its capacity; a backlog delays all behind it."""
 
@@ -270,6 +309,10 @@ class Pathway:
         self.awaiting_long_term: dict[int, Case] = {}  # assessed, on a caseload until a place and the hand-over
         self._ready_to_move: deque[Case] = deque()  # hand-over done, waiting for a place, in order
         self.long_term_children = 0
+        self.returns = Diary(env, self.rerefer)  # children who will come back, by day
+        self.long_term_exits = Diary(env, self.long_term_ends)  # children leaving the long-term teams, by day
+        self.handovers = Diary(env, self._handover_due)  # assessed children due to move on, by day
+        self.completions = Diary(env, self._complete_if_current)  # assessments waiting out their minimum days
         self.teams = [
             Team(t, policy.caseload_cap, policy.override_after_days, policy.override_ceiling)
             for t in range(service.teams)
@@ -293,8 +336,20 @@ class Pathway:
         now = self.env.now
         source, old = case.state, case.worker
         new = None if worker is None else worker.id
-        stays = new == old and target == source  # the same holder, e.g. a redeployed worker's case
-        if old is not None and not stays:
+        if new == old and new is not None:
+            # The same holder: a completed assessment stays on the caseload, or a redeployed worker's case.
+            case.state = target
+            if team is not None:
+                case.team = team
+            if target != source:
+                self.in_state[source] -= 1
+                self.in_state[target] += 1
+                case.epoch += 1
+                worker.shelve(case)
+            if self.events is not None:
+                self.events.append(Move(now, case.id, source, target, new, reason))
+            return
+        if old is not None:
             holder = self.staff[old]
             holder.drop(case)
             self.teams[holder.team].refresh(holder)
@@ -314,11 +369,10 @@ class Pathway:
         case.worker = new
         if team is not None:
             case.team = team
-        if not stays:
-            case.epoch += 1
+        case.epoch += 1
         if self.events is not None:
             self.events.append(Move(now, case.id, source, target, -1 if new is None else new, reason))
-        if worker is not None and not stays:
+        if worker is not None:
             if new != case.last_worker:
                 case.workers += 1
                 case.last_worker = new
@@ -385,8 +439,7 @@ class Pathway:
         """A child's involvement ends; some come back later (re-referral), as their own draws say."""
         demand = self.demand
         if case.return_draw < demand.rereferral_probability:
-            delay = demand.rereferral_mean_days * case.return_delay
-            self.env.timeout(delay).callbacks.append(lambda _event: self.rerefer(case))
+            self.returns.add(self.env.now + demand.rereferral_mean_days * case.return_delay, case)
 
     def rerefer(self, previous: Case | PastReferral) -> None:
         """The child comes back: a new referral whose luck is keyed by the one before it."""
@@ -458,11 +511,15 @@ class Pathway:
     # -- assessment --------------------------------------------------------------------------------
     def hours_done(self, case: Case) -> None:
         """Casework is done; the assessment closes once the visits and checks have had their minimum days."""
-        wait = case.allocated + case.min_days - self.env.now
-        if wait > 1e-9:
-            epoch = case.epoch
-            self.env.timeout(wait).callbacks.append(lambda _event: epoch == case.epoch and self._complete(case))
+        due = case.allocated + case.min_days
+        if due - self.env.now > 1e-9:
+            self.completions.add(due, (case, case.epoch))
         else:
+            self._complete(case)
+
+    def _complete_if_current(self, entry: tuple[Case, int]) -> None:
+        case, epoch = entry
+        if epoch == case.epoch:  # not moved since its hours were done
             self._complete(case)
 
     def _complete(self, case: Case) -> None:
@@ -478,9 +535,7 @@ class Pathway:
             self.move(case, AWAITING_LONG_TERM, PLAN, worker=worker)
             self.awaiting_long_term[case.id] = case
             # The hand-over is due whoever holds the child by then (a transfer does not restart it).
-            self.env.timeout(self.config.service.handover_days).callbacks.append(
-                lambda _event: self._handover_due(case)
-            )
+            self.handovers.add(self.env.now + self.config.service.handover_days, case)
         self.allocate(self.teams[worker.team])
 
     # -- downstream: the long-term teams -----------------------------------------------------------
@@ -498,8 +553,7 @@ class Pathway:
             case.moved_on = self.env.now
             self.move(case, COMPLETED, "long_term_team")
             self.long_term_children += 1
-            stay = self.config.service.long_term_mean_days * case.long_term_stay
-            self.env.timeout(stay).callbacks.append(lambda _event, c=case: self.long_term_ends(c))
+            self.long_term_exits.add(self.env.now + self.config.service.long_term_mean_days * case.long_term_stay, case)
             if team is not None:
                 self.allocate(team)
 

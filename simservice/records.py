@@ -168,12 +168,18 @@ _EVENT_STATES = [REFERRED, *STATES]
 
 def event_table(events: list, replication: int) -> pd.DataFrame:
     """The event log as a table: one row per move of a case, in the order they happened."""
-    table = pd.DataFrame.from_records(events, columns=["day", "case_id", "from_state", "to_state", "worker", "reason"])
-    table.insert(0, "replication", replication)
-    for column in ("from_state", "to_state"):
-        table[column] = pd.Categorical(table[column], categories=_EVENT_STATES)
-    table["reason"] = table["reason"].astype("category")
-    return table
+    days, case_ids, sources, targets, workers, reasons = zip(*events, strict=True) if events else ((),) * 6
+    return pd.DataFrame(
+        {
+            "replication": np.full(len(days), replication, dtype=np.int64),
+            "day": np.array(days, dtype=float),
+            "case_id": np.array(case_ids, dtype=np.int64),
+            "from_state": pd.Categorical(sources, categories=_EVENT_STATES),
+            "to_state": pd.Categorical(targets, categories=_EVENT_STATES),
+            "worker": np.array(workers, dtype=np.int64),
+            "reason": pd.Categorical(reasons),
+        }
+    )
 
 
 def percentile_sorted(values: list[int], q: float) -> float:

@@ -142,8 +142,15 @@ class ReferralStreams:
         return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * _UNIT
 
     def row(self, key: int) -> list[float]:
-        """The uniforms of one referral."""
+        """The uniforms of one referral (SplitMix64 from the referral's base, written out for speed)."""
         base = _mix(key ^ self.key)
-        return [
-            ((_mix((base + step * _GAMMA) & _MASK) >> 11) + 0.5) * _UNIT for step in range(1, len(REFERRAL_FIELDS) + 1)
-        ]
+        draws = []
+        for step in _STEPS:
+            x = (base + step) & _MASK
+            x = ((x ^ (x >> 30)) * _M1) & _MASK
+            x = ((x ^ (x >> 27)) * _M2) & _MASK
+            draws.append((((x ^ (x >> 31)) >> 11) + 0.5) * _UNIT)
+        return draws
+
+
+_STEPS = tuple((step * _GAMMA) & _MASK for step in range(1, len(REFERRAL_FIELDS) + 1))

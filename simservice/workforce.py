@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from heapq import heapify, heappop, heappush
+from math import exp
 from typing import TYPE_CHECKING, NamedTuple
 
 import simpy
@@ -75,7 +76,7 @@ class Worker:
         self.hours_per_day = base_hours_per_day
         self.cap_share = 1.0  # share of the caseload cap this worker may be given
         self.started = env.now
-        self.rules = rules
+        self.set_rules(rules)
         self.stress = 0.0  # at stress_since; heading for stress_target at stress_pace
         self.stress_since = env.now
         self.stress_target = 0.0
@@ -114,31 +115,45 @@ class Worker:
     def stress_now(self) -> float:
         """Stress today, read off its curve; a burnout episode begins where the curve crosses the threshold."""
         now = self.env.now
-        target, start = self.stress_target, self.stress
-        stress = target + (start - target) * math.exp((self.stress_since - now) / self.stress_pace)
-        threshold = self.rules.burnout_threshold
-        if not self.burnt_out and stress >= threshold > start:
-            self.burnt_out = True
-            crossed = self.stress_since + self.stress_pace * math.log((start - target) / (threshold - target))
-            self._burnouts.append((min(crossed, now), self.id))
-        elif self.burnt_out and stress < 0.75 * threshold:
-            self.burnt_out = False
+        since = self.stress_since
+        start = self.stress
+        if since == now:
+            return start
+        target = self.stress_target
+        stress = target + (start - target) * exp((since - now) / self.stress_pace)
         self.stress, self.stress_since = stress, now
+        if stress >= self.threshold or self.burnt_out:
+            threshold = self.threshold
+            if not self.burnt_out and start < threshold:
+                self.burnt_out = True
+                crossed = since + self.stress_pace * math.log((start - target) / (threshold - target))
+                self._burnouts.append((min(crossed, now), self.id))
+            elif self.burnt_out and stress < 0.75 * threshold:
+                self.burnt_out = False
         return stress
 
     def feel(self) -> None:
         """The caseload or absence changed: stress heads for a new level, and the pace of work follows it."""
-        w = self.rules
         stress = self.stress_now()
         if self.absent:
             target = 0.0
         else:
-            ratio = self.load / (w.manageable_caseload * self.cap_share)
-            target = min(1.0, max(0.0, (ratio - w.stress_from_share) / (w.stress_full_share - w.stress_from_share)))
+            target = (len(self.caseload) + len(self.held)) * self._stress_per_case - self._stress_offset
+            target = 0.0 if target < 0.0 else 1.0 if target > 1.0 else target
         self.stress_target = target
-        self.stress_pace = w.stress_rise_days if target > stress else w.stress_recovery_days
-        productivity = 1.0 - w.stress_productivity_effect * round(stress, 1)
-        self.set_hours_per_day(self.base_hours_per_day * productivity)
+        self.stress_pace = self._rise_days if target > stress else self._recovery_days
+        if self._slowing:
+            self.set_hours_per_day(self.base_hours_per_day * (1.0 - self._slowing * round(stress, 1)))
+
+    def set_rules(self, rules: WorkforceConfig) -> None:
+        """The stress settings, worked out once: target = cases x per case - offset, clipped to [0, 1]."""
+        self.rules = rules
+        span = rules.stress_full_share - rules.stress_from_share
+        self._stress_per_case = 1.0 / (rules.manageable_caseload * self.cap_share * span)
+        self._stress_offset = rules.stress_from_share / span
+        self._rise_days, self._recovery_days = rules.stress_rise_days, rules.stress_recovery_days
+        self._slowing = rules.stress_productivity_effect
+        self.threshold = rules.burnout_threshold
 
     # -- the caseload (the pathway moves cases; the worker keeps their own list) ----------------------
     def take(self, case: Case) -> None:
@@ -160,6 +175,11 @@ class Worker:
         """An assessed child stays on the caseload until a long-term team takes them."""
         self.held[case.id] = case
         self.feel()
+
+    def shelve(self, case: Case) -> None:
+        """An assessment this worker completed: the child stays on the caseload, awaiting a long-term team."""
+        del self.caseload[case.id]
+        self.held[case.id] = case
 
     def drop(self, case: Case) -> None:
         """The case leaves this caseload (the pathway moved it on); hours worked on it so far are booked."""
@@ -370,7 +390,7 @@ class Workforce:
         self._leaving_per_year = _leaving_rates(config.workforce)
         hours = config.service.casework_hours_per_fte_day
         for worker in self.staff_in_post():
-            worker.rules = self.w
+            worker.set_rules(self.w)
             if hours != self.hours_per_fte_day:
                 share = self.w.newly_qualified_productivity if worker.contract == NEWLY_QUALIFIED else 1.0
                 worker.base_hours_per_day = worker.fte * hours * share
@@ -426,6 +446,7 @@ class Workforce:
         )
         if contract == NEWLY_QUALIFIED:
             worker.cap_share = self.w.newly_qualified_caseload_share
+            worker.set_rules(self.w)
             worker.base_hours_per_day *= self.w.newly_qualified_productivity
             worker.hours_per_day = worker.base_hours_per_day
         if contract == AGENCY:
@@ -569,6 +590,7 @@ class Workforce:
             return
         worker.contract = PERMANENT
         worker.cap_share = 1.0
+        worker.set_rules(self.w)
         worker.base_hours_per_day = worker.fte * self.hours_per_fte_day
         worker.feel()
         self._schedule(worker, LEAVING)  # the permanent leaving rate from now on
