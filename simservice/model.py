@@ -65,11 +65,15 @@ class Service:
     def _referrals(self):
         """Referrals from outside arrive at the front door at their pre-drawn times, each with its own luck."""
         env, pathway = self.env, self.pathway
-        keys = referral_keys("new", len(self._arrivals))
-        draws = self.luck.uniforms(keys).tolist()
-        for day, key, row in zip(self._arrivals.tolist(), keys.tolist(), draws, strict=True):
-            yield env.timeout(day - env.now)
-            pathway.refer(pathway.new_case(day, key, row))
+        days = self._arrivals.tolist()
+        block = 4096  # draws are made for a block of referrals at a time, keyed by their numbers
+        for first in range(0, len(days), block):
+            arriving = days[first : first + block]
+            keys = referral_keys("new", len(arriving), first)
+            draws = self.luck.uniforms(keys).tolist()
+            for day, key, row in zip(arriving, keys.tolist(), draws, strict=True):
+                yield env.timeout(day - env.now)
+                pathway.refer(pathway.new_case(day, key, row))
 
     # -- starting state ----------------------------------------------------------------------------
     def _start_running(self, streams: Streams) -> None:

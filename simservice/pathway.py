@@ -172,26 +172,54 @@ class Level:
 
 
 class Diary:
-    """Follow-ups due on a day (a return, the end of a long-term stay), kept in one heap with one timer.
+    """Follow-ups due on a day (a return, the end of a long-term stay), with one timer for the earliest.
 
-    A single timer for the earliest entry keeps thousands of pending follow-ups off the
-    clock's own queue, which every other event would otherwise pay for.
+    A single timer keeps thousands of pending follow-ups off the clock's own queue,
+    which every other event would otherwise pay for. Entries wait in a bucket per
+    working day; only the day being worked through is a heap, so its cost stays
+    small however many follow-ups the service has booked.
     """
 
     def __init__(self, env: simpy.Environment, act):
         self.env = env
         self.act = act  # what to do with an entry when its day comes
-        self.heap: list[tuple[float, int, object]] = []
+        self.heap: list[tuple[float, int, object]] = []  # entries of the days up to ``_open_until``
+        self._open_until = -math.inf
+        self._later: dict[int, list[tuple[float, int, object]]] = {}  # later entries, by whole day
+        self._later_days: list[int] = []  # a heap of the keys of ``_later``
         self._added = 0
         self._timer_at = math.inf
         self._timer = 0
         self._busy = False
 
+    def __len__(self) -> int:
+        return len(self.heap) + sum(len(bucket) for bucket in self._later.values())
+
     def add(self, day: float, entry) -> None:
-        heappush(self.heap, (day, self._added, entry))
+        item = (day, self._added, entry)
         self._added += 1
-        if day < self._timer_at and not self._busy:
-            self._set(day)
+        whole = int(day)
+        if whole <= self._open_until:
+            heappush(self.heap, item)
+            if day < self._timer_at and not self._busy:
+                self._set(day)
+            return
+        bucket = self._later.get(whole)
+        if bucket is None:
+            self._later[whole] = [item]
+            heappush(self._later_days, whole)
+        else:
+            bucket.append(item)
+        if not self.heap and not self._busy:
+            self._open_next()
+
+    def _open_next(self) -> None:
+        """The earliest booked day's bucket becomes the heap, and the timer is set for its first entry."""
+        whole = heappop(self._later_days)
+        bucket = self._later.pop(whole)
+        heapify(bucket)
+        self.heap, self._open_until = bucket, whole
+        self._set(bucket[0][0])
 
     def _set(self, day: float) -> None:
         self._timer += 1
@@ -208,6 +236,8 @@ class Diary:
         self._busy = False
         if heap:
             self._set(heap[0][0])
+        elif self._later_days:
+            self._open_next()
 
 
 class FrontDoor:

@@ -116,9 +116,9 @@ def referral_key(kind: str, number: int) -> int:
     return _mix((stream_key(kind) + number) & _MASK)
 
 
-def referral_keys(kind: str, count: int) -> np.ndarray:
-    """The keys of the first ``count`` referrals of a kind, as ``referral_key`` gives them."""
-    numbers = np.arange(count, dtype=np.uint64) + np.uint64(stream_key(kind))
+def referral_keys(kind: str, count: int, first: int = 0) -> np.ndarray:
+    """The keys of ``count`` referrals of a kind from number ``first``, as ``referral_key`` gives them."""
+    numbers = np.arange(first, first + count, dtype=np.uint64) + np.uint64(stream_key(kind))
     return _mix_array(numbers)
 
 

@@ -69,3 +69,36 @@ def test_a_referrals_draws_depend_on_its_key_only():
     assert abs(np.corrcoef(many[:, 0], many[:, 1])[0, 1]) < 0.01
     child = return_key(int(keys[0]))
     assert child not in set(keys.tolist()) and return_key(child) != child
+
+
+def test_a_diary_acts_on_every_entry_at_its_time_in_order():
+    import random
+
+    import simpy
+
+    from simservice.pathway import Diary
+
+    env = simpy.Environment()
+    seen, booked = [], []
+    diary = Diary(env, lambda entry: seen.append((env.now, entry)))
+    rnd = random.Random(1)
+
+    def booking():
+        for _ in range(3000):
+            yield env.timeout(rnd.expovariate(5))
+            for _ in range(rnd.randint(0, 3)):
+                day = env.now + rnd.choice([0.0, rnd.random(), rnd.expovariate(0.05)])
+                booked.append((day, len(booked)))
+                diary.add(day, len(booked) - 1)
+
+    env.process(booking())
+    env.run()
+    assert len(seen) == len(booked) > 4000
+    assert all(abs(now - booked[entry][0]) < 1e-9 for now, entry in seen)
+    assert [entry for _, entry in seen] == [entry for _, entry in sorted(booked)]
+
+
+def test_referral_keys_from_any_number_are_the_same_keys():
+    from simservice.streams import referral_key, referral_keys
+
+    assert referral_keys("new", 5, 4093).tolist() == [referral_key("new", n) for n in range(4093, 4098)]
