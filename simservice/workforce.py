@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import simpy
 
 from .config import Config, WorkforceConfig
+from .pathway import Diary
 from .streams import Streams
 
 if TYPE_CHECKING:
@@ -339,6 +340,7 @@ class Workforce:
         self.agency_heads = 0  # running totals
         self.post_count = 0
         self._awaiting_cover: list[Post] = []  # empty posts waiting for room under the agency share
+        self._candidates = Diary(env, self._candidate_due)  # candidate times of life events
         self._leaving_per_year = _leaving_rates(self.w)
         for team in range(service.teams):
             self.add_team()
@@ -564,9 +566,12 @@ class Workforce:
             return
         clock = worker.clocks[event]
         gap = self._streams[worker.post].gaps[event].next() / highest
-        self.env.timeout(gap).callbacks.append(
-            lambda _event: clock == worker.clocks[event] and self._candidate(worker, event, highest)
-        )
+        self._candidates.add(self.env.now + gap, (worker, event, clock, highest))
+
+    def _candidate_due(self, entry: tuple[Worker, int, int, float]) -> None:
+        worker, event, clock, highest = entry
+        if clock == worker.clocks[event]:  # not cancelled since it was drawn
+            self._candidate(worker, event, highest)
 
     def _candidate(self, worker: Worker, event: int, highest: float) -> None:
         """A candidate time: the event happens with probability rate now / highest rate."""
