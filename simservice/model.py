@@ -44,7 +44,6 @@ class Service:
         self._start_running(streams)
         self.env.process(self._referrals())
         self.env.process(self._working_days())
-        self.env.timeout(run.warmup_days).callbacks.append(lambda _event: self._report_from_now())
         if config.changes:
             self.env.process(dated_changes(self, config.changes_in_order))
 
@@ -150,12 +149,6 @@ class Service:
                 pathway.review(team)
             self.count.morning(day)
             yield env.timeout(1)
-
-    def _report_from_now(self) -> None:
-        """The warm-up ends: the running totals of the reported years start here."""
-        now = self.env.now
-        self.pathway.queue_area_before = self.pathway.queue.area_at(now)
-        self.pathway.held_area_before = self.pathway.held.area_at(now)
 
     def census(self) -> dict[str, list[int]]:
         """Where every referral is now, read from the places that hold them (for checking conservation)."""

@@ -71,6 +71,15 @@ class Waiting(NamedTuple):
     case: Case
 
 
+class Ranked(NamedTuple):
+    """A worker's place in the team's least-loaded order (stale once the worker's stamp moves on)."""
+
+    load: float  # cases over the worker's protected share
+    worker_id: int
+    stamp: int
+    worker: Worker
+
+
 class Case:
     """One referral of one child, its own luck (drawn when referred), and what has happened to it so far."""
 
@@ -293,7 +302,7 @@ class Team:
         self.set_policy(cap, override_after, ceiling)
         self.workers: list[Worker] = []  # owned by the workforce
         self.queue: list[Waiting] = []  # a heap
-        self._by_load: list[tuple] = []  # heap of (cases / protected share, worker id, stamp, worker)
+        self._by_load: list[Ranked] = []  # a heap: the fewest cases first
 
     def set_policy(self, cap: int | None, override_after: float | None, ceiling: int) -> None:
         """The caseload cap and the over-cap override; a dated change can move them."""
@@ -305,9 +314,9 @@ class Team:
         """A worker's caseload or availability changed: their place in the least-loaded order follows."""
         worker.stamp += 1
         if worker.available and worker.team == self.id:
-            heappush(self._by_load, (worker.load / worker.cap_share, worker.id, worker.stamp, worker))
+            heappush(self._by_load, Ranked(worker.load / worker.cap_share, worker.id, worker.stamp, worker))
             if len(self._by_load) > 4 * len(self.workers) + 32:  # drop stale entries now and then
-                self._by_load = [entry for entry in self._by_load if entry[2] == entry[3].stamp]
+                self._by_load = [entry for entry in self._by_load if entry.stamp == entry.worker.stamp]
                 heapify(self._by_load)
 
     def least_loaded(self, limit: float) -> Worker | None:
@@ -356,6 +365,7 @@ class Pathway:
         self.queue = Level()  # cases waiting unallocated
         self.held = Level()  # cases on workers' caseloads
         self.queue_area_before = self.held_area_before = 0.0  # the integrals at the end of the warm-up
+        env.timeout(self.reported_from).callbacks.append(lambda _event: self._start_reporting())
         self.queue_joins = 0  # in the reported years
         self.queue_waits_ended = 0
         self.queue_wait_days = 0.0
@@ -416,6 +426,12 @@ class Pathway:
             self.teams[worker.team].refresh(worker)
             if target == ALLOCATED and case.hours_left <= 0:
                 self.hours_done(case)
+
+    def _start_reporting(self) -> None:
+        """The warm-up ends: the running totals of the reported years start here."""
+        now = self.env.now
+        self.queue_area_before = self.queue.area_at(now)
+        self.held_area_before = self.held.area_at(now)
 
     def _left_queue(self, case: Case, now: float) -> None:
         wait = now - case.queued_since
