@@ -1,14 +1,20 @@
-"""Benchmark: one replication of the default scenario against a bare SimPy M/M/c fed as many referrals.
+"""Benchmark: the model against bare SimPy, at growing sizes, and the cost of the event log.
 
-Run it with ``python -m simservice.bench``. The last line is the per-referral cost
-of the full model relative to the bare queue, measured in the same process.
-``python -m simservice.bench --sweep`` times a sweep of 20 jobs x 10 replications
-serially and through the joblib launcher, and Hydra's cost per job.
+``python -m simservice.bench`` times one replication of the default scenario and a bare
+SimPy M/M/c queue fed the model's own arrival times, in interleaved blocks (so drift on
+a shared machine moves both alike), in CPU time; the last line is the per-referral cost
+of the model relative to the bare queue. ``--scale`` runs 1x, 10x and 100x the default
+(teams, posts, triage and long-term places scaled with demand), each in a process of its
+own, and prints CPU seconds and peak memory per referral; its last line compares the
+per-referral cost at 100x with 1x. ``--sweep`` times a sweep of 20 jobs x 10
+replications serially and through the joblib launcher.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import resource
 import subprocess
 import sys
 import tempfile
@@ -22,11 +28,12 @@ from .config import load_config
 from .model import Service
 
 
-def bare_mmc(arrivals: int, servers: int, utilisation: float = 0.9, seed: int = 1) -> float:
-    """Seconds to push ``arrivals`` customers through a textbook SimPy M/M/c queue."""
+def bare_mmc(arrivals: np.ndarray, servers: int, utilisation: float = 0.9, seed: int = 1) -> float:
+    """CPU seconds to push customers arriving at ``arrivals`` through a textbook SimPy M/M/c queue."""
     rng = np.random.default_rng(seed)
-    gaps = rng.exponential(1.0, arrivals).tolist()
-    services = rng.exponential(servers * utilisation, arrivals).tolist()
+    days = arrivals.tolist()
+    mean_service = servers * utilisation * (arrivals[-1] - arrivals[0]) / max(1, len(days) - 1)
+    services = rng.exponential(mean_service, len(days)).tolist()
     env = simpy.Environment()
     team = simpy.Resource(env, capacity=servers)
 
@@ -36,31 +43,119 @@ def bare_mmc(arrivals: int, servers: int, utilisation: float = 0.9, seed: int = 
             yield env.timeout(service)
 
     def source():
-        for gap, service in zip(gaps, services, strict=True):
-            yield env.timeout(gap)
+        for day, service in zip(days, services, strict=True):
+            yield env.timeout(day - env.now)
             env.process(customer(service))
 
     env.process(source())
-    start = time.perf_counter()
+    gc.collect()
+    start = time.process_time()
     env.run()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 #: The same scenario with the workforce dynamics, re-referrals and the long-term teams switched off.
 FIXED_STAFF = ["workforce=fixed", "demand.rereferral_probability=0", "service.long_term_places=null"]
 
 
-def time_model(overrides: list[str], repeats: int) -> tuple[float, int]:
-    """Fastest of ``repeats`` replications (building and running), and the referrals it simulated."""
+def time_replication(config, replication: int) -> tuple[float, int, np.ndarray]:
+    """CPU seconds to build and run one replication (its tables included), its referrals and arrival times.
+
+    Each timed block starts from a clean heap, with nothing of the block before still alive.
+    """
+    gc.collect()
+    start = time.process_time()
+    service = Service(config, replication)
+    service.run()
+    seconds = time.process_time() - start
+    return seconds, len(service.cases), service._arrivals
+
+
+def model_benchmark(overrides: list[str], repeats: int) -> None:
+    """The model, fixed staff, the event log and bare SimPy, timed in interleaved blocks; the best of each."""
     config = load_config(overrides)
-    best, referrals = float("inf"), 0
+    fixed = load_config([*overrides, *FIXED_STAFF])
+    logged = load_config([*overrides, "run.event_log=true"])
+    servers = config.service.teams * config.service.workers_per_team
+    best = {"model": np.inf, "fixed": np.inf, "logged": np.inf, "bare": np.inf}
+    per = dict(best)
     for repeat in range(repeats):
-        start = time.perf_counter()
-        service = Service(config, replication=repeat)
-        service.run()
-        best = min(best, time.perf_counter() - start)
-        referrals = len(service.cases)
-    return best, referrals
+        seconds, referrals, arrivals = time_replication(config, repeat)
+        per["model"] = min(per["model"], seconds / referrals)
+        best["model"] = min(best["model"], seconds)
+        seconds, fixed_referrals, _ = time_replication(fixed, repeat)
+        per["fixed"] = min(per["fixed"], seconds / fixed_referrals)
+        best["fixed"] = min(best["fixed"], seconds)
+        seconds, _, _ = time_replication(logged, repeat)
+        per["logged"] = min(per["logged"], seconds / referrals)
+        bare = bare_mmc(arrivals, servers, seed=repeat)
+        per["bare"] = min(per["bare"], bare / len(arrivals))
+        best["bare"] = min(best["bare"], bare)
+    years = config.run.warmup_years + config.run.years
+    print(f"scenario: {config.service.name}, {years:g} simulated years, {referrals:,} referrals (CPU time)")
+    print(f"simservice: {best['model']:.3f} s for one replication, {per['model'] * 1e6:.1f} us a referral")
+    print(
+        f"simservice, fixed staff (no workforce dynamics): {best['fixed']:.3f} s, {per['fixed'] * 1e6:.1f} us a "
+        f"referral; the dynamics cost {per['model'] / per['fixed']:.2f}x per referral"
+    )
+    print(f"with run.event_log=true: {per['logged'] / per['model']:.2f}x the cost of a run without")
+    print(f"bare SimPy M/M/{servers}, the model's arrival times: {best['bare']:.3f} s, {per['bare'] * 1e6:.1f} us")
+    print(f"per-referral cost vs bare SimPy: {per['model'] / per['bare']:.2f}x")
+
+
+def scaled(factor: int) -> list[str]:
+    """The default scenario ``factor`` times over: demand, teams, triage and long-term places."""
+    config = load_config()
+    service, demand = config.service, config.demand
+    overrides = [
+        f"demand.referrals_per_year={demand.referrals_per_year * factor}",
+        f"service.teams={service.teams * factor}",
+        "run.replications=1",
+    ]
+    if service.triage_staff is not None:
+        overrides.append(f"service.triage_staff={service.triage_staff * factor}")
+    if service.long_term_places is not None:
+        overrides.append(f"service.long_term_places={service.long_term_places * factor}")
+    return overrides
+
+
+def one_size(factor: int) -> None:
+    """Run one replication at a size and print: referrals, CPU seconds, peak memory in bytes (for --scale)."""
+    config = load_config(scaled(factor))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports kilobytes
+    seconds, referrals, _ = time_replication(config, 0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(referrals, seconds, peak - before)
+
+
+def scale_benchmark(factors: list[int], repeats: int) -> None:
+    """Each size in a fresh process, so peak memory is its own; per-referral CPU and memory side by side.
+
+    The sizes are run in interleaved rounds and the fastest round of each counts; a size
+    whose run takes over a minute is run once.
+    """
+    best: dict[int, tuple[int, float, float]] = {}
+    for round_ in range(repeats):
+        for factor in factors:
+            if round_ and factor * 0.6 > 60:
+                continue
+            done = subprocess.run(
+                [sys.executable, "-m", "simservice.bench", "--one-size", str(factor)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            referrals, seconds, peak = done.stdout.split()
+            if factor not in best or float(seconds) < best[factor][1]:
+                best[factor] = (int(referrals), float(seconds), float(peak))
+    for factor in factors:
+        referrals, seconds, peak = best[factor]
+        print(
+            f"{factor:>4}x: {referrals:>10,} referrals, {seconds:8.1f} s CPU, {seconds / referrals * 1e6:6.1f} us "
+            f"and {peak / referrals / 1024:6.2f} KiB peak memory a referral (above the interpreter's)"
+        )
+    cost = {factor: best[factor][1] / best[factor][0] for factor in factors}
+    print(f"per-referral cost at {factors[-1]}x vs {factors[0]}x: {cost[factors[-1]] / cost[factors[0]]:.2f}x")
 
 
 def time_sweep(jobs: int, extra: list[str], launcher: str) -> float:
@@ -99,31 +194,22 @@ def sweep_benchmark(jobs: int, replications: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="config overrides, as for the simservice command")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each; the fastest counts")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved timed blocks; the best of each counts")
+    parser.add_argument("--scale", action="store_true", help="1x, 10x and 100x the default: cost per referral")
+    parser.add_argument("--factors", type=int, nargs="+", default=[1, 10, 100], help="sizes for --scale")
+    parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sweep", action="store_true", help="time a sweep, serial against the joblib launcher")
     parser.add_argument("--jobs", type=int, default=20, help="jobs in the timed sweep")
     parser.add_argument("--replications", type=int, default=10, help="replications in each job of the timed sweep")
     args = parser.parse_args(argv)
-    if args.sweep:
+    if args.one_size:
+        one_size(args.one_size)
+    elif args.scale:
+        scale_benchmark(args.factors, args.repeats)
+    elif args.sweep:
         sweep_benchmark(args.jobs, args.replications)
-        return
-    config = load_config(args.overrides)
-    model_best, referrals = time_model(args.overrides, args.repeats)
-    fixed_best, fixed_referrals = time_model([*args.overrides, *FIXED_STAFF], args.repeats)
-    servers = config.service.teams * config.service.workers_per_team
-    bare_best = min(bare_mmc(referrals, servers, seed=repeat) for repeat in range(args.repeats))
-
-    years = config.run.warmup_years + config.run.years
-    per = referrals / model_best
-    print(f"scenario: {config.service.name}, {years:g} simulated years, {referrals:,} referrals")
-    print(f"simservice: {model_best:.3f} s for one replication, {per:,.0f} referrals/s")
-    print(
-        f"simservice, fixed staff (no workforce dynamics): {fixed_best:.3f} s, "
-        f"{fixed_referrals / fixed_best:,.0f} referrals/s; the dynamics cost "
-        f"{(model_best / referrals) / (fixed_best / fixed_referrals):.2f}x per referral"
-    )
-    print(f"bare SimPy M/M/{servers}: {bare_best:.3f} s, {referrals / bare_best:,.0f} referrals/s")
-    print(f"per-referral cost vs bare SimPy: {model_best / bare_best:.2f}x")
+    else:
+        model_benchmark(args.overrides, args.repeats)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .config import Config
 from .kpis import KPI_UNITS, mean_ci
@@ -62,6 +61,8 @@ def unpaired_interval(base: pd.Series, scenario: pd.Series, level: float = 0.95)
     if se == 0:
         return float(b.mean() - a.mean()), float(b.mean() - a.mean())
     dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    from scipy import stats  # Welch's fractional degrees of freedom: SciPy, imported only here
+
     half = stats.t.ppf(0.5 + level / 2, dof) * se
     diff = b.mean() - a.mean()
     return float(diff - half), float(diff + half)

@@ -368,6 +368,7 @@ class RunConfig(Checked):
     days_per_year: int = setting(12, 366, whole=True)
     start_month: int = setting(1, 12, whole=True)
     progress: bool = setting(default=True)
+    event_log: bool = setting(default=False)
 
     def check_together(self) -> None:
         for name in ("years", "warmup_years"):

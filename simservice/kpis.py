@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .config import RunConfig
 from .records import ReplicationResult
+from .t_table import T_975
 
 #: Every KPI a run reports, in the order it reports them, with its unit.
 KPI_UNITS = {
@@ -24,6 +24,8 @@ KPI_UNITS = {
     "decided_within_1_day_pct": "%",
     "assessments_completed": "per year",
     "unallocated_mean": "cases",
+    "unallocated_joins": "per year",
+    "unallocated_wait_mean": "working days",
     "unallocated_peak": "cases",
     "unallocated_end": "cases",
     "unallocated_oldest_days_max": "working days",
@@ -62,12 +64,17 @@ def replication_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, flo
     days = daily[~daily["warmup"]]
     loads = result.caseloads[result.caseloads[:, 0] >= start, 1]
     waits = completed["days_to_assessment"]
+    totals = result.totals
+    in_post_days = _in_post_days(result.staff, start, start + totals["days"])
     return {
         "referrals": len(referred) / run.years,
         "closed_at_front_door_pct": _pct(referred["state"] == "closed_at_front_door"),
         "decided_within_1_day_pct": _pct((decided["decided_day"] - decided["referred_day"]) <= 1.0),
         "assessments_completed": len(completed) / run.years,
-        "unallocated_mean": days["unallocated"].mean(),
+        # Time-weighted over the reported years; every wait in a queue, second waits after a transfer too.
+        "unallocated_mean": totals["queue_days"] / totals["days"],
+        "unallocated_joins": totals["queue_joins"] / run.years,
+        "unallocated_wait_mean": totals["queue_wait_days"] / totals["queue_waits"] if totals["queue_waits"] else 0.0,
         "unallocated_peak": days["unallocated"].max(),
         "unallocated_end": days["unallocated"].iloc[-1],
         "unallocated_oldest_days_max": days["oldest_unallocated_days"].max(),
@@ -77,7 +84,7 @@ def replication_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, flo
         "days_to_assessment_median": waits.median(),
         "days_to_assessment_p90": waits.quantile(0.9),
         "within_45_days_pct": _pct(completed["within_45_days"] == 1.0),
-        "caseload_mean": loads.mean() if loads.size else math.nan,
+        "caseload_mean": totals["held_days"] / in_post_days if in_post_days else math.nan,
         "caseload_p90": float(np.percentile(loads, 90)) if loads.size else math.nan,
         "caseload_max": loads.max() if loads.size else math.nan,
         "allocated_over_cap_pct": _pct(allocated["allocated_over_cap"]),
@@ -86,6 +93,22 @@ def replication_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, flo
         **workforce_kpis(result, run),
         "rereferral_pct": _pct(referred["rereferral_within_12_months"]),
     }
+
+
+def _in_post_days(staff: pd.DataFrame, start: float, end: float) -> float:
+    """Worker-days in post between ``start`` and ``end``: the time-weighted number of workers."""
+    joined = staff["started_day"].clip(lower=start)
+    left = staff["left_day"].fillna(end).clip(upper=end)
+    return float((left - joined).clip(lower=0).sum())
+
+
+def t_quantile_95(dof: float) -> float:
+    """The Student-t quantile of a two-sided 95 % interval: from the table, or from SciPy past it."""
+    if dof == int(dof) and 1 <= dof <= len(T_975):
+        return T_975[int(dof) - 1]
+    from scipy import stats  # only for fractional or very large degrees of freedom
+
+    return float(stats.t.ppf(0.975, dof))
 
 
 def workforce_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, float]:
@@ -128,7 +151,13 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     mean = float(x.mean())
     if x.size < 2:
         return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    if level == 0.95:
+        quantile = t_quantile_95(x.size - 1)
+    else:
+        from scipy import stats  # other levels are rare: SciPy only when asked
+
+        quantile = float(stats.t.ppf(0.5 + level / 2, x.size - 1))
+    half = quantile * float(x.std(ddof=1)) / math.sqrt(x.size)
     return mean, mean - half, mean + half
 
 

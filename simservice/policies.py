@@ -33,35 +33,35 @@ def apply_change(service: Service, setting: str, value: Any) -> None:
     config = service.config
     policy = config.policy
     service.workforce.update(config)
+    pathway = service.pathway
+    pathway.config = config
     if group == "demand":
-        service.set_demand(config.demand)
-    for team in service.teams:
+        pathway.set_demand(config.demand)
+    for team in pathway.teams:
         team.set_policy(policy.caseload_cap, policy.override_after_days, policy.override_ceiling)
     if key in ("teams", "team_shares"):
         reorganise(service)
     if key == "workers_per_team":
-        for team in service.open_teams:
+        for team in pathway.open_teams:
             resize(service, team, config.service.workers_per_team)
     if key in ("triage_staff", "triage_per_staff_per_day"):
-        service.front_door.set_capacity(config.service.triage_per_day)
-    service.move_to_long_term()
-    for team in service.open_teams:
-        team.allocate()
+        pathway.front_door.set_capacity(config.service.triage_per_day)
+    pathway.move_to_long_term()
+    for team in pathway.open_teams:
+        pathway.allocate(team)
 
 
 def reorganise(service: Service) -> None:
     """Cut teams (their area, queue and posts go to the rest) or open new ones (with empty posts)."""
-    config, workforce = service.config, service.workforce
-    wanted, open_teams = config.service.teams, list(service.open_teams)
+    config, workforce, pathway = service.config, service.workforce, service.pathway
+    wanted, open_teams = config.service.teams, list(pathway.open_teams)
     cut_teams = open_teams[wanted:]
     for cut in cut_teams:
         cut.open = False
-    service.route()
-    keep = service.open_teams
+    pathway.route()
+    keep = pathway.open_teams
     for cut in cut_teams:
-        waiting, cut.queue = sorted(cut.queue), []
-        for i, item in enumerate(waiting):
-            keep[i % len(keep)].requeue(item[3])
+        pathway.move_queue(cut, keep)
         for post in [p for p in workforce.active_posts if p.team == cut.id]:
             if config.policy.team_cut == "redeploy":
                 smallest = min(keep, key=lambda t: (_posts_in(service, t), t.id))
@@ -70,11 +70,11 @@ def reorganise(service: Service) -> None:
                 workforce.delete_post(post)
     for _ in range(wanted - len(open_teams)):
         policy = config.policy
-        team = Team(len(service.teams), policy.caseload_cap, policy.override_after_days, policy.override_ceiling)
+        team = Team(len(pathway.teams), policy.caseload_cap, policy.override_after_days, policy.override_ceiling)
         team.workers = workforce.team_workers[workforce.add_team()]
-        service.teams.append(team)
+        pathway.teams.append(team)
         resize(service, team, config.service.workers_per_team)
-    service.route()
+    pathway.route()
 
 
 def resize(service: Service, team: Team, posts: int) -> None:

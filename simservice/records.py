@@ -1,8 +1,10 @@
-"""What a replication leaves behind: the morning count of every working day, and tidy tables.
+"""What a replication leaves behind: the running totals, a count of every working day, and tidy tables.
 
-The model calls ``MorningCount.morning`` at the start of each working day; when the
-run ends, ``replication_result`` turns the service's cases, staff, transfers and
-counts into the DataFrames the KPIs, files and figures are made from.
+The pathway keeps running totals as it moves cases (time-weighted queue and
+caseloads, every wait in the queue); the model calls ``MorningCount.morning`` each
+working day after the managers' review; when the run ends, ``replication_result``
+turns cases, staff, transfers, the event log and the totals into the tables the
+KPIs, files and figures are made from.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ASSESSMENT_LIMIT_DAYS
-from .pathway import URGENT
+from .pathway import AWAITING_LONG_TERM, AWAITING_TRIAGE, REFERRED, STATES, UNALLOCATED, URGENT
 from .workforce import AGENCY, NEWLY_QUALIFIED, PERMANENT
 
 if TYPE_CHECKING:
@@ -56,10 +58,12 @@ class ReplicationResult:
     caseloads: np.ndarray  # (day, caseload, stress) for every worker at work and working day
     staff: pd.DataFrame  # one row per person who worked in the service
     transfers: pd.DataFrame  # one row per case transfer
+    totals: dict[str, float]  # running totals over the reported years (see ``reported_totals``)
+    events: pd.DataFrame | None = None  # the event log: one row per move of a case (``run.event_log``)
 
 
 class MorningCount:
-    """The count taken at the start of every working day, before the managers' review."""
+    """The count taken every working day, after the managers' review: the service as it stands for the day."""
 
     def __init__(self, service: Service, days: int):
         self.service = service
@@ -69,13 +73,17 @@ class MorningCount:
     def morning(self, day: int) -> None:
         """The morning count: queues, caseloads, who is in post, off sick, and how stressed."""
         service, daily = self.service, self.daily
+        pathway = service.pathway
         now = service.env.now
-        queued = [item[1] for team in service.teams for item in team.queue]
-        daily["awaiting_triage"][day] = len(service.front_door.queue)
-        daily["unallocated"][day] = len(queued)
-        daily["oldest_unallocated_days"][day] = now - min(queued) if queued else 0.0
-        daily["awaiting_long_term_team"][day] = len(service.awaiting_long_term)
-        daily["long_term_children"][day] = service.long_term_children
+        in_state = pathway.in_state
+        daily["awaiting_triage"][day] = in_state[AWAITING_TRIAGE]
+        daily["unallocated"][day] = in_state[UNALLOCATED]
+        oldest = now
+        if in_state[UNALLOCATED]:
+            oldest = min(entry.referred for team in pathway.teams for entry in team.queue)
+        daily["oldest_unallocated_days"][day] = now - oldest
+        daily["awaiting_long_term_team"][day] = in_state[AWAITING_LONG_TERM]
+        daily["long_term_children"][day] = pathway.long_term_children
 
         loads, allocated, stress, off_sick = [], 0, 0.0, 0
         heads = dict.fromkeys((PERMANENT, NEWLY_QUALIFIED, AGENCY), 0)
@@ -85,7 +93,8 @@ class MorningCount:
         for worker in in_post:
             load = len(worker.caseload) + len(worker.held)
             allocated += len(worker.caseload)
-            stress += worker.stress
+            worker_stress = worker.stress_now()
+            stress += worker_stress
             heads[worker.contract] += 1
             if worker.contract == AGENCY:
                 agency_fte += worker.fte
@@ -98,7 +107,7 @@ class MorningCount:
                 off_sick += 1
             else:
                 loads.append(load)
-                self.caseloads.append((day, load, worker.stress))
+                self.caseloads.append((day, load, worker_stress))
         if loads:
             loads.sort()
             daily["caseload_mean"][day] = sum(loads) / len(loads)
@@ -121,13 +130,55 @@ class MorningCount:
 
 def replication_result(service: Service) -> ReplicationResult:
     """The run's tables, once it has finished."""
+    pathway = service.pathway
     return ReplicationResult(
         service.replication,
         case_table(service),
         daily_table(service),
         np.array(service.count.caseloads, dtype=float).reshape(-1, 3),
         staff_table(service),
-        pd.DataFrame(service.transfer_log, columns=["day", "case_id", "from_worker", "to_worker", "reason"]),
+        pd.DataFrame(pathway.transfer_log, columns=["day", "case_id", "from_worker", "to_worker", "reason"]),
+        reported_totals(service),
+        None if pathway.events is None else event_table(pathway.events, service.replication),
+    )
+
+
+def reported_totals(service: Service) -> dict[str, float]:
+    """The pathway's running totals over the reported years: the integrals and counts the KPIs need.
+
+    ``queue_days`` is the integral of the unallocated queue over time (case-days),
+    ``held_days`` that of cases on workers' caseloads; ``queue_joins`` counts cases
+    joining a queue (a case sent back after a transfer joins again), and
+    ``queue_waits``/``queue_wait_days`` the waits that ended, however they began.
+    """
+    pathway, now = service.pathway, service.env.now
+    return {
+        "days": now - pathway.reported_from,
+        "queue_days": pathway.queue.area_at(now) - pathway.queue_area_before,
+        "held_days": pathway.held.area_at(now) - pathway.held_area_before,
+        "queue_joins": pathway.queue_joins,
+        "queue_waits": pathway.queue_waits_ended,
+        "queue_wait_days": pathway.queue_wait_days,
+    }
+
+
+#: The states and reasons of the event log, as categories.
+_EVENT_STATES = [REFERRED, *STATES]
+
+
+def event_table(events: list, replication: int) -> pd.DataFrame:
+    """The event log as a table: one row per move of a case, in the order they happened."""
+    days, case_ids, sources, targets, workers, reasons = zip(*events, strict=True) if events else ((),) * 6
+    return pd.DataFrame(
+        {
+            "replication": np.full(len(days), replication, dtype=np.int64),
+            "day": np.array(days, dtype=float),
+            "case_id": np.array(case_ids, dtype=np.int64),
+            "from_state": pd.Categorical(sources, categories=_EVENT_STATES),
+            "to_state": pd.Categorical(targets, categories=_EVENT_STATES),
+            "worker": np.array(workers, dtype=np.int64),
+            "reason": pd.Categorical(reasons),
+        }
     )
 
 
@@ -150,6 +201,8 @@ def case_table(service: Service) -> pd.DataFrame:
         {
             "replication": service.replication,
             "case_id": np.array([c.id for c in cases], dtype=np.int64),
+            # The same child's referral has the same key in every scenario (common random numbers).
+            "referral_key": np.array([c.key for c in cases], dtype=np.uint64),
             "starting_state": np.array([c.initial for c in cases], dtype=bool),
             "referral_number": np.array([c.referral_number for c in cases], dtype=np.int64),
             "previous_referral_day": previous,
@@ -165,7 +218,8 @@ def case_table(service: Service) -> pd.DataFrame:
             "allocated_day": allocated,
             "completed_day": completed,
             "moved_on_day": np.array([c.moved_on for c in cases]),
-            "days_to_allocation": allocated - referred,
+            # Referral to first allocation, plus every later wait back in the queue (after a transfer).
+            "days_to_allocation": allocated - referred + np.array([c.waited_again for c in cases]),
             "days_to_assessment": days_to_assessment,
             "within_45_days": np.where(np.isnan(completed), np.nan, days_to_assessment <= ASSESSMENT_LIMIT_DAYS),
             "allocated_over_cap": np.array([c.over_cap for c in cases], dtype=bool),
@@ -191,7 +245,7 @@ def staff_table(service: Service) -> pd.DataFrame:
             "started_day": [w.started for w in staff],
             "left_day": [left.get(w.id, (math.nan, None))[0] for w in staff],
             "left_because": [left.get(w.id, (math.nan, None))[1] for w in staff],
-            "sick_days_reported": [w.days_lost for w in staff],
+            "sick_days_reported": [service.workforce.sick_days(w) for w in staff],
         }
     )
 
@@ -201,11 +255,12 @@ def daily_table(service: Service) -> pd.DataFrame:
     day = np.arange(service.days)
     edges = np.arange(service.days + 1)
     referred = [c.referred for c in service.cases if not c.initial]
+    completed = [c.completed for c in service.pathway.completed]
     table = pd.DataFrame({"replication": service.replication, "day": day})
     table["year"] = (day - run.warmup_days) / run.days_per_year
     table["warmup"] = day < run.warmup_days
     table["referrals"] = np.histogram(referred, edges)[0]
-    table["completed"] = np.histogram([c.completed for c in service.completed], edges)[0]
+    table["completed"] = np.histogram(completed, edges)[0]
     table["leavers"] = np.histogram([leaver[0] for leaver in service.workforce.leavers], edges)[0]
     table["burnout_episodes"] = np.histogram([b[0] for b in service.workforce.burnouts], edges)[0]
     for name in DAILY_COLUMNS:

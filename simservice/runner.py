@@ -32,6 +32,7 @@ class Results:
     cases: pd.DataFrame
     staff: pd.DataFrame
     transfers: pd.DataFrame
+    events: pd.DataFrame | None = None  # the event log, with run.event_log=true
 
 
 def _replicate(config: Config, replication: int) -> tuple[ReplicationResult, dict]:
@@ -161,4 +162,5 @@ def run_scenario(config: Config, progress: bool | None = None, label: str = "rep
         transfers=pd.concat(
             [res.transfers.assign(replication=res.replication) for res, _ in outputs], ignore_index=True
         ),
+        events=pd.concat([res.events for res, _ in outputs], ignore_index=True) if run.event_log else None,
     )

@@ -5,21 +5,25 @@ or newly qualified), covered by an agency worker, or empty. People **leave** at 
 hazard that stress raises, after a notice period; an empty post is **recruited**
 to (slowly, and some campaigns fail) and **covered by agency** meanwhile where
 the policy allows. Workers go **off sick**, and stress follows their caseload.
-The pathway only asks who is at work with room and hands them cases; when a
-worker leaves or is off too long, ``Workforce`` asks the service to move their cases.
+The pathway asks who is at work with the fewest cases and moves cases to them; when a
+worker leaves or is off too long, ``Workforce`` asks the pathway to move their cases.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
+from math import exp
+from typing import TYPE_CHECKING, NamedTuple
 
 import simpy
 
 from .config import Config, WorkforceConfig
-from .pathway import ALLOCATED, Case
+from .pathway import Diary
 from .streams import Streams
+
+if TYPE_CHECKING:
+    from .pathway import Case, Pathway
 
 PERMANENT, NEWLY_QUALIFIED, AGENCY = "permanent", "newly_qualified", "agency"
 
@@ -33,8 +37,22 @@ def _leaving_rates(w: WorkforceConfig) -> dict[str, float]:
     }
 
 
+class Work(NamedTuple):
+    """An assessment on a worker's list, in the order they work: urgent first, then the earliest deadline."""
+
+    priority: int
+    deadline: float
+    case_id: int
+    case: Case
+
+
 class Worker:
-    """A social worker sharing casework hours across a caseload: urgent first, then the earliest deadline."""
+    """A social worker sharing casework hours across a caseload: urgent first, then the earliest deadline.
+
+    Stress is kept as a curve, not a daily sum: it heads for what the caseload warrants
+    (0 while off sick) at a rising or a recovering pace, and is read off whenever it
+    matters -- when the caseload changes, and when a life event may happen.
+    """
 
     def __init__(
         self,
@@ -45,7 +63,9 @@ class Worker:
         contract: str,
         fte: float,
         base_hours_per_day: float,
-        hours_done: Callable[[Worker, Case], None],
+        pathway: Pathway,
+        rules: WorkforceConfig,
+        burnouts: list[tuple[float, int]],
     ):
         self.env = env
         self.id = worker_id
@@ -57,18 +77,25 @@ class Worker:
         self.hours_per_day = base_hours_per_day
         self.cap_share = 1.0  # share of the caseload cap this worker may be given
         self.started = env.now
-        self.stress = 0.0
+        self.set_rules(rules)
+        self.stress = 0.0  # at stress_since; heading for stress_target at stress_pace
+        self.stress_since = env.now
+        self.stress_target = 0.0
+        self.stress_pace = rules.stress_rise_days
         self.burnt_out = False
+        self._burnouts = burnouts  # the workforce's record: (day, worker)
         self.absent = False
-        self.back_on = math.inf
         self.absent_since = math.nan
-        self.leaving_on = math.inf
+        self.episode = 0  # sickness episodes so far (so a stale reallocation knows to do nothing)
+        self.leaving = False
         self.gone = False
         self.days_lost = 0.0
+        self.clocks = [0, 0, 0]  # one per life-event hazard, bumped to cancel a scheduled candidate
         self.caseload: dict[int, Case] = {}  # assessments in hand
         self.held: dict[int, Case] = {}  # assessed children waiting for a long-term team
-        self._hours_done = hours_done
-        self._work: list[tuple] = []  # heap of (priority, deadline, id, case) with hours still to do
+        self.stamp = 0  # bumped when the load or availability changes (the team's least-loaded order)
+        self.pathway = pathway
+        self._work: list[Work] = []  # a heap of the assessments with hours still to do
         self._current: Case | None = None
         self._current_since = 0.0
         self._current_rate = base_hours_per_day
@@ -82,22 +109,61 @@ class Worker:
 
     @property
     def available(self) -> bool:
-        """At work and not leaving today: can be given cases."""
+        """At work and not gone: can be given cases."""
         return not self.absent and not self.gone
 
+    # -- stress --------------------------------------------------------------------------------------
+    def stress_now(self) -> float:
+        """Stress today, read off its curve; a burnout episode begins where the curve crosses the threshold."""
+        now = self.env.now
+        since = self.stress_since
+        start = self.stress
+        if since == now:
+            return start
+        target = self.stress_target
+        stress = target + (start - target) * exp((since - now) / self.stress_pace)
+        self.stress, self.stress_since = stress, now
+        if stress >= self.threshold or self.burnt_out:
+            threshold = self.threshold
+            if not self.burnt_out and start < threshold:
+                self.burnt_out = True
+                crossed = since + self.stress_pace * math.log((start - target) / (threshold - target))
+                self._burnouts.append((min(crossed, now), self.id))
+            elif self.burnt_out and stress < 0.75 * threshold:
+                self.burnt_out = False
+        return stress
+
+    def feel(self) -> None:
+        """The caseload or absence changed: stress heads for a new level, and the pace of work follows it."""
+        stress = self.stress_now()
+        if self.absent:
+            target = 0.0
+        else:
+            target = (len(self.caseload) + len(self.held)) * self._stress_per_case - self._stress_offset
+            target = 0.0 if target < 0.0 else 1.0 if target > 1.0 else target
+        self.stress_target = target
+        self.stress_pace = self._rise_days if target > stress else self._recovery_days
+        if self._slowing:
+            self.set_hours_per_day(self.base_hours_per_day * (1.0 - self._slowing * round(stress, 1)))
+
+    def set_rules(self, rules: WorkforceConfig) -> None:
+        """The stress settings, worked out once: target = cases x per case - offset, clipped to [0, 1]."""
+        self.rules = rules
+        span = rules.stress_full_share - rules.stress_from_share
+        self._stress_per_case = 1.0 / (rules.manageable_caseload * self.cap_share * span)
+        self._stress_offset = rules.stress_from_share / span
+        self._rise_days, self._recovery_days = rules.stress_rise_days, rules.stress_recovery_days
+        self._slowing = rules.stress_productivity_effect
+        self.threshold = rules.burnout_threshold
+
+    # -- the caseload (the pathway moves cases; the worker keeps their own list) ----------------------
     def take(self, case: Case) -> None:
-        """Add a case to the caseload; it pre-empts the case in hand if it comes first."""
-        case.state = ALLOCATED
-        case.worker = self.id
-        case.workers += 1
-        case.epoch += 1
-        if case.allocated != case.allocated:  # first allocation (NaN before)
-            case.allocated = self.env.now
+        """An assessment joins the caseload (moved here by the pathway); it comes first if it is more pressing."""
         self.caseload[case.id] = case
+        self.feel()
         if case.hours_left <= 0:
-            self._hours_done(self, case)
             return
-        heappush(self._work, (case.priority, case.deadline, case.id, case))
+        heappush(self._work, Work(case.priority, case.deadline, case.id, case))
         current = self._current
         if current is None or (case.priority, case.deadline, case.id) < (
             current.priority,
@@ -106,9 +172,34 @@ class Worker:
         ):
             self._nudge()
 
-    def release(self, case: Case) -> None:
-        """The case leaves this caseload (completed)."""
+    def hold(self, case: Case) -> None:
+        """An assessed child stays on the caseload until a long-term team takes them."""
+        self.held[case.id] = case
+        self.feel()
+
+    def shelve(self, case: Case) -> None:
+        """An assessment this worker completed: the child stays on the caseload, awaiting a long-term team."""
         del self.caseload[case.id]
+        self.held[case.id] = case
+
+    def drop(self, case: Case) -> None:
+        """The case leaves this caseload (the pathway moved it on); hours worked on it so far are booked."""
+        if case.id in self.held:
+            del self.held[case.id]
+            self.feel()
+            return
+        if self.caseload.pop(case.id, None) is None:
+            return
+        if self._current is case:
+            self._nudge()
+        work = self._work
+        for i, entry in enumerate(work):
+            if entry.case_id == case.id:
+                work[i] = work[-1]
+                work.pop()
+                heapify(work)
+                break
+        self.feel()
 
     def hand_over(self) -> tuple[list[Case], list[Case]]:
         """Empty the caseload for transfer: the assessments in hand and the children held."""
@@ -117,6 +208,7 @@ class Worker:
         self.held.clear()
         self._work.clear()
         self._nudge()
+        self.feel()
         return cases, held
 
     def set_hours_per_day(self, hours: float) -> None:
@@ -126,16 +218,20 @@ class Worker:
             if self._current is not None:
                 self._nudge()
 
-    def go_off(self, until: float) -> None:
-        self.absent, self.back_on, self.absent_since = True, until, self.env.now
+    def go_off(self) -> None:
+        self.absent, self.absent_since = True, self.env.now
+        self.episode += 1
         self._nudge()
+        self.feel()
 
     def come_back(self) -> None:
-        self.absent, self.back_on, self.absent_since = False, math.inf, math.nan
+        self.absent, self.absent_since = False, math.nan
         self._nudge()
+        self.feel()
 
     def leave(self) -> None:
-        self.gone = True
+        self.gone, self.absent = True, False  # (days lost so far are booked by the workforce first)
+        self.clocks = [clock + 1 for clock in self.clocks]
         self._nudge()
 
     def _nudge(self) -> None:
@@ -159,10 +255,7 @@ class Worker:
                 self._wake = env.event()
                 yield self._wake
                 continue
-            case = work[0][3]
-            if case.worker != self.id or case.id not in self.caseload:
-                heappop(work)  # moved on while waiting
-                continue
+            case = work[0].case
             self._current, self._current_since, self._current_rate = case, env.now, self.hours_per_day
             try:
                 yield env.timeout(case.hours_left / self._current_rate)
@@ -171,13 +264,13 @@ class Worker:
             heappop(work)
             case.hours_left = 0.0
             self._current = None
-            self._hours_done(self, case)
+            self.pathway.hours_done(case)
 
 
 class Post:
     """A funded social-worker post in a team: held by an employee, covered by agency, or empty."""
 
-    __slots__ = ("id", "team", "employee", "agency", "recruiting", "agency_due", "deleted")
+    __slots__ = ("id", "team", "employee", "agency", "recruiting", "cover_due", "deleted")
 
     def __init__(self, post_id: int, team: int):
         self.id = post_id
@@ -185,7 +278,7 @@ class Post:
         self.employee: Worker | None = None
         self.agency: Worker | None = None
         self.recruiting = False
-        self.agency_due = math.inf
+        self.cover_due = False  # agency cover has been asked for
         self.deleted = False
 
     @property
@@ -196,50 +289,63 @@ class Post:
 class PostStreams:
     """The named random streams of one post, so a post's life events are the same in every scenario."""
 
-    __slots__ = ("leaving", "short_sickness", "long_sickness", "sick_days", "recruitment", "recruit_kind")
+    __slots__ = ("gaps", "keep", "sick_days", "recruitment", "recruit_kind")
 
     def __init__(self, streams: Streams, post: int):
-        self.leaving = streams.uniform(f"post{post}/leaving")
-        self.short_sickness = streams.uniform(f"post{post}/short_sickness")
-        self.long_sickness = streams.uniform(f"post{post}/long_sickness")
+        # Candidate times of each life event (unit exponentials), and whether a candidate is kept.
+        self.gaps = tuple(streams.exponential(f"post{post}/{event}_times") for event in LIFE_EVENTS)
+        self.keep = tuple(streams.uniform(f"post{post}/{event}") for event in LIFE_EVENTS)
         self.sick_days = streams.exponential(f"post{post}/sick_days")
         self.recruitment = streams.uniform(f"post{post}/recruitment")
         self.recruit_kind = streams.uniform(f"post{post}/recruit_kind")
 
 
+#: A worker's life events, each with a hazard: resigning (raised by stress), short and long sickness.
+LIFE_EVENTS = ("leaving", "short_sickness", "long_sickness")
+LEAVING, SHORT_SICKNESS, LONG_SICKNESS = range(3)
+
+
 class Workforce:
-    """Posts and people over time: leaving, vacancies, recruitment, agency cover, sickness and stress."""
+    """Posts and people over time: leaving, vacancies, recruitment, agency cover, sickness and stress.
+
+    Nothing here runs every day. A life event is scheduled from its hazard: candidate
+    times come at the highest rate the hazard can reach (at full stress) and each is
+    kept with probability rate now / highest rate (thinning), which is exact for a
+    rate that changes with stress. Notice, returns from sickness, the end of a first
+    year, recruitment and agency cover are each an event at their own time.
+    """
 
     def __init__(
         self,
         env: simpy.Environment,
         config: Config,
         streams: Streams,
-        hours_done: Callable[[Worker, Case], None],
-        move_cases: Callable[[Worker, str], None],
-        joined: Callable[[Worker], None],
+        pathway: Pathway,
+        staff: list[Worker],
     ):
         self.env = env
         self.config = config
         self.w: WorkforceConfig = config.workforce
-        self._hours_done = hours_done
-        self._move_cases = move_cases
-        self._joined = joined
+        self.pathway = pathway
         service = config.service
         self.per_year = 1.0 / config.run.days_per_year
         self.hours_per_fte_day = service.casework_hours_per_fte_day
         self._all_streams = streams
         self.posts: list[Post] = []
         self._streams: list[PostStreams] = []
-        self.staff: list[Worker] = []  # everyone who has ever worked here, by id
+        self.staff = staff  # everyone who has ever worked here, by id (the pathway reads it too)
         self.team_workers: list[list[Worker]] = []
+        self.leavers: list[tuple[float, int, str, float, str]] = []  # (day, worker, contract, fte, reason)
+        self.burnouts: list[tuple[float, int]] = []
+        self.agency_heads = 0  # running totals
+        self.post_count = 0
+        self._awaiting_cover: list[Post] = []  # empty posts waiting for room under the agency share
+        self._candidates = Diary(env, self._candidate_due)  # candidate times of life events
+        self._leaving_per_year = _leaving_rates(self.w)
         for team in range(service.teams):
             self.add_team()
             for _ in range(service.workers_per_team):
-                self.add_post(team)
-        self._leaving_per_year = _leaving_rates(self.w)
-        self.leavers: list[tuple[float, int, str, float, str]] = []  # (day, worker, contract, fte, reason)
-        self.burnouts: list[tuple[float, int]] = []
+                self.add_post(team, vacant_now=False)
         self._staff_the_posts(streams)
 
     # -- the establishment ------------------------------------------------------------------------
@@ -251,16 +357,21 @@ class Workforce:
         self.team_workers.append([])
         return len(self.team_workers) - 1
 
-    def add_post(self, team: int) -> Post:
-        """A new, empty post: recruitment and agency cover start the next morning."""
+    def add_post(self, team: int, vacant_now: bool = True) -> Post:
+        """A new, empty post: recruitment and agency cover start."""
         post = Post(len(self.posts), team)
         self.posts.append(post)
         self._streams.append(PostStreams(self._all_streams, post.id))
+        self.post_count += 1
+        if vacant_now:
+            self._vacant(post)
+        self._retry_cover()
         return post
 
     def delete_post(self, post: Post) -> None:
         """The post goes: whoever holds it leaves, and their cases are transferred."""
         post.deleted = True
+        self.post_count -= 1
         for worker in (post.employee, post.agency):
             if worker is not None:
                 self._leave(worker, "post_deleted")
@@ -273,20 +384,26 @@ class Workforce:
                 self.team_workers[worker.team].remove(worker)
                 worker.team = team
                 self.team_workers[team].append(worker)
-                for case in (*worker.caseload.values(), *worker.held.values()):
-                    case.team = team
+                self.pathway.redeploy(worker)
 
     def update(self, config: Config) -> None:
         """New settings from a dated change: they apply from now on."""
         self.config, self.w = config, config.workforce
         self._leaving_per_year = _leaving_rates(config.workforce)
         hours = config.service.casework_hours_per_fte_day
-        if hours != self.hours_per_fte_day:
-            self.hours_per_fte_day = hours
-            for worker in self.staff_in_post():
+        for worker in self.staff_in_post():
+            worker.set_rules(self.w)
+            if hours != self.hours_per_fte_day:
                 share = self.w.newly_qualified_productivity if worker.contract == NEWLY_QUALIFIED else 1.0
                 worker.base_hours_per_day = worker.fte * hours * share
-                self._stress(worker)
+            worker.feel()
+            for event in range(len(LIFE_EVENTS)):  # the hazards' highest rates may have changed
+                self._schedule(worker, event)
+        self.hours_per_fte_day = hours
+        for post in self.active_posts:
+            if post.worker is None and not post.cover_due:
+                self._ask_for_cover(post)
+        self._retry_cover()
 
     # -- people joining and leaving ---------------------------------------------------------------
     def _staff_the_posts(self, streams: Streams) -> None:
@@ -309,6 +426,11 @@ class Workforce:
         for worker in self.staff:  # the newly qualified are part-way through their first year
             if worker.contract == NEWLY_QUALIFIED:
                 worker.started = -w.newly_qualified_days * self._streams[worker.post].recruit_kind.next()
+        for worker in self.staff:
+            self._begin(worker)
+        for post in self.posts:
+            if post.employee is None or post.worker is None:
+                self._vacant(post)
 
     def _start(self, post: Post, contract: str) -> Worker:
         fte = self.config.service.fte
@@ -320,31 +442,49 @@ class Workforce:
             contract,
             fte,
             fte * self.hours_per_fte_day,
-            self._hours_done,
+            self.pathway,
+            self.w,
+            self.burnouts,
         )
         if contract == NEWLY_QUALIFIED:
             worker.cap_share = self.w.newly_qualified_caseload_share
+            worker.set_rules(self.w)
             worker.base_hours_per_day *= self.w.newly_qualified_productivity
             worker.hours_per_day = worker.base_hours_per_day
         if contract == AGENCY:
             post.agency = worker
+            self.agency_heads += 1
         else:
             post.employee = worker
         self.staff.append(worker)
         self.team_workers[post.team].append(worker)
+        self.pathway.teams[post.team].refresh(worker)
         return worker
+
+    def _begin(self, worker: Worker) -> None:
+        """A worker's life events are scheduled from the day they start."""
+        for event in range(len(LIFE_EVENTS)):
+            self._schedule(worker, event)
+        if worker.contract == NEWLY_QUALIFIED:
+            first_year_ends = max(0.0, worker.started + self.w.newly_qualified_days - self.env.now)
+            self.env.timeout(first_year_ends).callbacks.append(lambda _event: self._experience(worker))
 
     def _leave(self, worker: Worker, reason: str) -> None:
         """The worker goes: their cases are transferred and the post falls vacant."""
         post = self.posts[worker.post]
+        self._book_absence(worker)
         worker.leave()
         self.team_workers[worker.team].remove(worker)
         if post.employee is worker:
             post.employee = None
         if post.agency is worker:
             post.agency = None
+            self.agency_heads -= 1
         self.leavers.append((self.env.now, worker.id, worker.contract, worker.fte, reason))
-        self._move_cases(worker, reason)
+        self.pathway.transfer_all(worker, reason)
+        self._vacant(post)
+        if worker.contract == AGENCY:
+            self._retry_cover()
 
     def _recruit(self, post: Post):
         """A permanent recruitment campaign for the post: it takes months, and some campaigns fail."""
@@ -362,102 +502,139 @@ class Workforce:
         if post.deleted:
             return
         recruit = self._start(post, kind)
-        self._joined(recruit)
+        self._begin(recruit)
+        self.pathway.room_for(recruit)
         if post.agency is not None:  # the agency cover makes way for the recruit
             self._leave(post.agency, "agency_replaced")
 
-    # -- the working day --------------------------------------------------------------------------
-    def day(self) -> None:
-        """Each morning: stress moves, people resign, fall sick or come back, and posts are filled."""
-        now = self.env.now
-        for worker in list(self.staff_in_post()):
-            if worker.leaving_on <= now:
-                self._leave(worker, "agency_left" if worker.contract == AGENCY else "resigned")
-                continue
-            self._stress(worker)
-            self._experience(worker, now)
-            self._resign(worker, now)
-            self._sickness(worker, now)
-        for post in self.active_posts:
-            self._fill(post, now)
-
-    def staff_in_post(self) -> list[Worker]:
-        return [worker for team in self.team_workers for worker in team]
-
-    def _stress(self, worker: Worker) -> None:
-        """Stress drifts towards what the caseload warrants: quickly up, slowly down."""
-        w = self.w
-        if worker.absent:
-            target = 0.0
-        else:
-            ratio = worker.load / (w.manageable_caseload * worker.cap_share)
-            span = w.stress_full_share - w.stress_from_share
-            target = min(1.0, max(0.0, (ratio - w.stress_from_share) / span))
-        pace = w.stress_rise_days if target > worker.stress else w.stress_recovery_days
-        worker.stress += (target - worker.stress) / pace
-        if worker.stress >= w.burnout_threshold and not worker.burnt_out:
-            worker.burnt_out = True
-            self.burnouts.append((self.env.now, worker.id))
-        elif worker.stress < 0.75 * w.burnout_threshold:
-            worker.burnt_out = False
-        productivity = 1.0 - w.stress_productivity_effect * round(worker.stress, 1)
-        worker.set_hours_per_day(worker.base_hours_per_day * productivity)
-
-    def _experience(self, worker: Worker, now: float) -> None:
-        """After the first year a newly qualified worker carries a full caseload at full pace."""
-        if worker.contract == NEWLY_QUALIFIED and now - worker.started >= self.w.newly_qualified_days:
-            worker.contract = PERMANENT
-            worker.cap_share = 1.0
-            worker.base_hours_per_day = worker.fte * self.hours_per_fte_day
-            self._joined(worker)  # more room: the team can allocate to them
-
-    def _resign(self, worker: Worker, now: float) -> None:
-        if worker.leaving_on != math.inf:
+    # -- vacancies and agency cover ----------------------------------------------------------------
+    def _vacant(self, post: Post) -> None:
+        """A post without an employee is recruited to; one with nobody in it is covered by agency when allowed."""
+        if post.deleted:
             return
-        w = self.w
-        rate = self._leaving_per_year[worker.contract] * (1.0 + w.stress_leaving_effect * worker.stress)
-        if self._streams[worker.post].leaving.next() < -math.expm1(-rate * self.per_year):
-            notice = w.notice_days_agency if worker.contract == AGENCY else w.notice_days_permanent
-            worker.leaving_on = now + notice
-
-    def _sickness(self, worker: Worker, now: float) -> None:
-        w, streams = self.w, self._streams[worker.post]
-        if worker.absent and now >= worker.back_on:
-            worker.come_back()
-            self._joined(worker)
-        if worker.absent:
-            self._lose_day(worker, now)
-            if now - worker.absent_since >= w.reallocate_after_days and worker.load:
-                self._move_cases(worker, "sickness")
-            return
-        short = streams.short_sickness.next() < -math.expm1(-w.short_sickness_per_year * self.per_year)
-        long_rate = w.long_sickness_per_year * (1.0 + w.stress_sickness_effect * worker.stress)
-        long = streams.long_sickness.next() < -math.expm1(-long_rate * self.per_year)
-        if long or short:
-            mean = w.long_sickness_mean_days if long else w.short_sickness_mean_days
-            days = max(1.0, math.ceil(mean * streams.sick_days.next()))
-            worker.go_off(now + days)
-            self._lose_day(worker, now)
-
-    def _lose_day(self, worker: Worker, now: float) -> None:
-        """A working day lost to sickness, counted (FTE-weighted) once the warm-up is over."""
-        if now >= self.config.run.warmup_days:
-            worker.days_lost += worker.fte
-
-    def _fill(self, post: Post, now: float) -> None:
-        """An empty post is recruited to, and covered by agency while the policy allows."""
-        w = self.w
         if post.employee is None and not post.recruiting:
             post.recruiting = True
             self.env.process(self._recruit(post))
-        if post.employee is not None or post.agency is not None or not w.agency_allowed:
-            post.agency_due = math.inf
+        if post.worker is None and not post.cover_due:
+            self._ask_for_cover(post)
+
+    def _ask_for_cover(self, post: Post) -> None:
+        if not self.w.agency_allowed:
+            return  # asked again if a dated change allows agency
+        post.cover_due = True
+        self.env.timeout(self.w.agency_start_days).callbacks.append(lambda _event: self._cover(post))
+
+    def _cover(self, post: Post) -> None:
+        """Agency cover starts, if the post is still empty and agency is under its share of posts."""
+        post.cover_due = False
+        if post.deleted or post.worker is not None or not self.w.agency_allowed:
             return
-        if post.agency_due == math.inf:
-            post.agency_due = now + w.agency_start_days
-        elif now >= post.agency_due:
-            posts = self.active_posts
-            agency_now = sum(1 for p in posts if p.agency is not None)
-            if agency_now < w.agency_max_share * len(posts):
-                post.agency_due = math.inf
-                self._joined(self._start(post, AGENCY))
+        if self.agency_heads < self.w.agency_max_share * self.post_count:
+            self.pathway.room_for(self._begin_agency(post))
+        else:
+            post.cover_due = True
+            self._awaiting_cover.append(post)
+
+    def _begin_agency(self, post: Post) -> Worker:
+        worker = self._start(post, AGENCY)
+        self._begin(worker)
+        return worker
+
+    def _retry_cover(self) -> None:
+        """Room under the agency share (someone left, posts changed): posts waiting for cover get it in turn."""
+        waiting, self._awaiting_cover = self._awaiting_cover, []
+        for post in waiting:
+            post.cover_due = False
+            if not post.deleted and post.worker is None:
+                self._cover(post)  # it has waited its start days already
+
+    # -- life events -------------------------------------------------------------------------------
+    def _rate(self, worker: Worker, event: int, stress: float) -> float:
+        """The hazard of a life event a working day, at a level of stress."""
+        w = self.w
+        if event == LEAVING:
+            return self._leaving_per_year[worker.contract] * (1.0 + w.stress_leaving_effect * stress) * self.per_year
+        if event == SHORT_SICKNESS:
+            return w.short_sickness_per_year * self.per_year
+        return w.long_sickness_per_year * (1.0 + w.stress_sickness_effect * stress) * self.per_year
+
+    def _schedule(self, worker: Worker, event: int) -> None:
+        """The next candidate time of a life event, at its highest rate (stress 1); any earlier one is cancelled."""
+        worker.clocks[event] += 1
+        highest = self._rate(worker, event, 1.0)
+        if highest <= 0 or worker.gone or (event == LEAVING and worker.leaving):
+            return
+        clock = worker.clocks[event]
+        gap = self._streams[worker.post].gaps[event].next() / highest
+        self._candidates.add(self.env.now + gap, (worker, event, clock, highest))
+
+    def _candidate_due(self, entry: tuple[Worker, int, int, float]) -> None:
+        worker, event, clock, highest = entry
+        if clock == worker.clocks[event]:  # not cancelled since it was drawn
+            self._candidate(worker, event, highest)
+
+    def _candidate(self, worker: Worker, event: int, highest: float) -> None:
+        """A candidate time: the event happens with probability rate now / highest rate."""
+        keep = self._streams[worker.post].keep[event].next() < self._rate(worker, event, worker.stress_now()) / highest
+        if keep and event == LEAVING:
+            self._resign(worker)
+        elif keep and not worker.absent:
+            self._fall_sick(worker, event)
+        self._schedule(worker, event)
+
+    def _resign(self, worker: Worker) -> None:
+        w = self.w
+        worker.leaving = True
+        notice = w.notice_days_agency if worker.contract == AGENCY else w.notice_days_permanent
+        reason = "agency_left" if worker.contract == AGENCY else "resigned"
+        self.env.timeout(notice).callbacks.append(lambda _event: worker.gone or self._leave(worker, reason))
+
+    def _experience(self, worker: Worker) -> None:
+        """After the first year a newly qualified worker carries a full caseload at full pace."""
+        if worker.gone or worker.contract != NEWLY_QUALIFIED:
+            return
+        worker.contract = PERMANENT
+        worker.cap_share = 1.0
+        worker.set_rules(self.w)
+        worker.base_hours_per_day = worker.fte * self.hours_per_fte_day
+        worker.feel()
+        self._schedule(worker, LEAVING)  # the permanent leaving rate from now on
+        self.pathway.room_for(worker)  # more room: the team can allocate to them
+
+    def _fall_sick(self, worker: Worker, event: int) -> None:
+        """Off sick for whole days; a worker off longer than the threshold has their cases reallocated."""
+        w = self.w
+        mean = w.long_sickness_mean_days if event == LONG_SICKNESS else w.short_sickness_mean_days
+        days = max(1.0, math.ceil(mean * self._streams[worker.post].sick_days.next()))
+        worker.go_off()
+        self.pathway.room_for(worker)
+        episode = worker.episode
+        self.env.timeout(days).callbacks.append(lambda _event: self._back(worker, episode))
+        if w.reallocate_after_days < days:
+            self.env.timeout(w.reallocate_after_days).callbacks.append(lambda _event: self._reallocate(worker, episode))
+
+    def _reallocate(self, worker: Worker, episode: int) -> None:
+        if worker.absent and worker.episode == episode and not worker.gone and worker.load:
+            self.pathway.transfer_all(worker, "sickness")
+
+    def _back(self, worker: Worker, episode: int) -> None:
+        if worker.gone or worker.episode != episode:
+            return
+        self._book_absence(worker)
+        worker.come_back()
+        self.pathway.room_for(worker)
+
+    def _book_absence(self, worker: Worker) -> None:
+        """Working days lost to the episode so far, FTE-weighted, counted once the warm-up is over."""
+        if worker.absent:
+            start = max(worker.absent_since, self.config.run.warmup_days)
+            worker.days_lost += worker.fte * max(0.0, self.env.now - start)
+            worker.absent_since = self.env.now
+
+    def sick_days(self, worker: Worker) -> float:
+        """FTE days lost in the reported years, including an episode still running."""
+        self._book_absence(worker)
+        return worker.days_lost
+
+    def staff_in_post(self) -> list[Worker]:
+        return [worker for team in self.team_workers for worker in team]

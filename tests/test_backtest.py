@@ -1,7 +1,7 @@
 """Back-test: the model's outputs against stored expected results, and the default against published ranges.
 
 If a change to the model is meant to move the results, regenerate the stored table with
-``python tests/test_backtest.py`` and say why in the commit.
+``python tests/regenerate_backtest.py`` (never done by this file) and say why in the commit.
 """
 
 from __future__ import annotations
@@ -61,8 +61,3 @@ def test_default_workforce_is_plausible_for_an_english_la(default_summary):
     assert 14 <= s["caseload_dfe"] <= 22
     # Re-referrals within 12 months: Southampton 17 % (2019), England 22-23 %.
     assert 12 <= s["rereferral_pct"] <= 25
-
-
-if __name__ == "__main__":
-    backtest_summary().to_csv(EXPECTED, index=False)
-    print(f"wrote {EXPECTED}")

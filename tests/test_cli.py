@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from simservice.kpis import KPI_UNITS
 
@@ -58,8 +59,16 @@ def test_summary_has_every_kpi_with_an_interval(small_run):
     assert list(summary.columns) == ["kpi", "mean", "ci_low", "ci_high", "unit"]
     assert set(REQUIRED_KPIS) <= set(summary["kpi"])
     assert list(summary["kpi"]) == list(KPI_UNITS)
-    finite = summary.dropna()
-    assert (finite["ci_low"] <= finite["mean"]).all() and (finite["mean"] <= finite["ci_high"]).all()
+    # Each interval is the t-interval of the replications' values, clipped to what the KPI can be.
+    kpis = pd.read_csv(out / "kpis_by_replication.csv")
+    t = stats.t.ppf(0.975, len(kpis) - 1)
+    for row in summary.itertuples():
+        values = kpis[row.kpi].dropna()
+        half = t * values.std(ddof=1) / len(values) ** 0.5
+        assert row.mean == pytest.approx(values.mean(), nan_ok=True)
+        assert row.ci_low == pytest.approx(max(values.mean() - half, 0.0), nan_ok=True), row.kpi
+        high = values.mean() + half
+        assert row.ci_high == pytest.approx(min(high, 100.0) if row.unit == "%" else high, nan_ok=True), row.kpi
 
 
 def test_per_replication_series_and_case_files_agree(small_run):

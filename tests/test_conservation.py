@@ -96,6 +96,9 @@ def audit(service: Service, every: float, checks: list):
         assert set(census) == set(STATES)
         for state, ids in census.items():
             assert all(service.cases[i].state == state for i in ids), state
+            # The pathway's running totals agree with a recount of the places.
+            assert service.pathway.in_state[state] == len(ids), state
+        assert service.pathway.queue.count == len(census["unallocated"])
         in_post = {worker.id for worker in service.workforce.staff_in_post()}
         for worker in service.workers:
             assert all(service.cases[i].worker == worker.id for i in worker.caseload)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 
 from simservice.config import load_config
 from simservice.kpis import mean_ci
-from simservice.model import simulate
+from simservice.model import Service, simulate
 from simservice.runner import run_scenario
 
 SHORT = ["run.years=2", "run.warmup_years=0.5", "run.replications=6", "run.progress=false"]
@@ -47,19 +48,35 @@ def test_replications_differ_from_each_other():
     assert kpis["days_to_assessment_mean"].nunique() == 3
 
 
-def test_common_random_numbers_across_scenarios():
-    """Replication k of two scenarios sees the same referrals from outside: same times, urgency and workload.
-
-    (Re-referrals depend on what the service did, so they may differ.)
-    """
-    base = load_config(SHORT)
-    cut = load_config([*SHORT, "service.teams=3", "policy.caseload_cap=12"])
-    a, b = simulate(base, 2).cases, simulate(cut, 2).cases
-    a = a[~a.starting_state & (a.referral_number == 1)]
-    b = b[~b.starting_state & (b.referral_number == 1)]
-    assert len(a) == len(b) > 1000
+def test_common_random_numbers_follow_each_child_across_scenarios():
+    """Two scenarios that differ only in policy see the same children: every new referral in both has the same
+    urgency, workload, front-door decision, team and outcome -- all of them, not on average."""
+    base = load_config([*SHORT, "policy.caseload_cap=18"])
+    lower = load_config([*SHORT, "policy.caseload_cap=15"])
+    a, b = simulate(base, 2).cases, simulate(lower, 2).cases
+    new_a = a[~a.starting_state & (a.referral_number == 1)].set_index("referral_key")
+    new_b = b[~b.starting_state & (b.referral_number == 1)].set_index("referral_key")
+    assert len(new_a) == len(new_b) > 1000
+    new_b = new_b.loc[new_a.index]
     for column in ("referred_day", "priority", "workload_hours"):
-        assert (a[column].to_numpy() == b[column].to_numpy()).all(), column
+        assert (new_a[column].to_numpy() == new_b[column].to_numpy()).all(), column
+    decided = new_a.decided_day.notna() & new_b.decided_day.notna()
+    closed_a = new_a.state[decided] == "closed_at_front_door"
+    closed_b = new_b.state[decided] == "closed_at_front_door"
+    assert closed_a.sum() > 100 and (closed_a == closed_b).all(), "front-door decision"
+    routed = decided & ~closed_a
+    assert (new_a.team[routed] == new_b.team[routed]).all(), "team area"
+    completed = new_a.outcome.notna() & new_b.outcome.notna() & ~closed_a.reindex(new_a.index, fill_value=False)
+    assert completed.sum() > 1000 and (new_a.outcome[completed] == new_b.outcome[completed]).all(), "outcome"
+    # The scenarios did differ: the children waited differently.
+    assert not np.allclose(new_a.days_to_allocation.fillna(-1), new_b.days_to_allocation.fillna(-1))
+    # A re-referral's luck is keyed by its parent: the same child returning in both has the same urgency.
+    again_a = a[a.referral_number > 1].set_index("referral_key")
+    again_b = b[b.referral_number > 1].set_index("referral_key")
+    both = again_a.index.intersection(again_b.index)
+    assert len(both) > 100
+    assert (again_a.loc[both, "priority"] == again_b.loc[both, "priority"]).all()
+    assert (again_a.loc[both, "workload_hours"] == again_b.loc[both, "workload_hours"]).all()
 
 
 def _paired(base, scenario, kpi):
@@ -81,10 +98,22 @@ def test_three_teams_mean_more_unallocated_and_longer_assessments(four_teams):
     assert high < 0
 
 
-def test_a_lower_cap_means_lower_caseloads_and_more_unallocated(four_teams):
-    capped = run_scenario(load_config([*SHORT, "run.jobs=2", "policy.caseload_cap=8"]))
-    _, _, high = _paired(four_teams, capped, "caseload_mean")
+def test_a_lower_cap_means_lower_caseloads_and_more_unallocated():
+    """Without the over-cap override a lower cap binds: caseloads fall and children wait unallocated."""
+    no_override = [*SHORT, "run.jobs=2", "policy.override_after_days=null"]
+    base = run_scenario(load_config(no_override))
+    capped = run_scenario(load_config([*no_override, "policy.caseload_cap=8"]))
+    _, _, high = _paired(base, capped, "caseload_mean")
     assert high < 0
+    _, low, _ = _paired(base, capped, "unallocated_mean")
+    assert low > 0
+
+
+def test_the_override_trades_the_queue_for_caseloads_over_the_cap(four_teams):
+    """With the override on, a lower cap sends long waiters over it: allocations over the cap rise."""
+    capped = run_scenario(load_config([*SHORT, "run.jobs=2", "policy.caseload_cap=8"]))
+    _, low, _ = _paired(four_teams, capped, "allocated_over_cap_pct")
+    assert low > 0
     _, low, _ = _paired(four_teams, capped, "unallocated_mean")
     assert low > 0
 
@@ -119,11 +148,32 @@ def test_warmup_is_left_out_of_the_kpis():
     assert kpis["unallocated_peak"] == days["unallocated"].max()
 
 
+def _expected_starting_caseload(mean: float, limit: float) -> float:
+    """E[min(Poisson(mean), limit)] rounded down, as the starting state draws a worker's caseload."""
+    top = int(limit)
+    pmf = [math.exp(-mean + k * math.log(mean) - math.lgamma(k + 1)) if mean > 0 else float(k == 0) for k in range(top)]
+    return sum(k * p for k, p in enumerate(pmf)) + top * (1 - sum(pmf))
+
+
 def test_starting_state_is_a_running_service():
+    """Before the first referral every worker holds a part-worked caseload drawn as configured, and every
+    team has its starting queue."""
     config = load_config([*SHORT, "run.replications=1"])
+    cap = config.policy.caseload_cap
+    loads, expected, variance = [], [], []
+    for replication in range(20):
+        service = Service(config, replication)
+        for team in service.teams:
+            assert len(team.queue) == config.service.initial_unallocated_per_team
+        for worker in service.workforce.staff_in_post():
+            mean = config.service.initial_caseload * worker.cap_share
+            loads.append(worker.load)
+            expected.append(_expected_starting_caseload(mean, cap * worker.cap_share))
+            variance.append(mean)
+            assert worker.load <= cap * worker.cap_share
+            assert all(0 <= case.hours_left <= case.hours for case in worker.caseload.values())
+            assert all(case.referred <= 0 and case.allocated <= 0 for case in worker.caseload.values())
+    # The mean caseload matches its expectation within four standard errors.
+    assert abs(np.mean(loads) - np.mean(expected)) < 4 * math.sqrt(np.sum(variance)) / len(loads)
     result = simulate(config, 0)
-    first_day = result.daily.iloc[0]
-    expected = config.service.initial_caseload
-    assert first_day["caseload_mean"] == pytest.approx(expected, rel=0.35)
-    assert first_day["unallocated"] <= config.service.teams * config.service.initial_unallocated_per_team
     assert np.all(result.cases.loc[result.cases.starting_state, "referred_day"] <= 0)

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from simservice.app import scenario_configs
-from simservice.config import compose, conf_dir
+from simservice.config import compose, conf_dir, load_config
 from simservice.kpis import KPI_UNITS
 from simservice.query import query
 from simservice.sweep import gather, run_job
@@ -124,12 +125,22 @@ def test_a_failed_job_is_recorded_and_the_others_finish(tmp_path):
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml")))
 def test_every_experiment_composes(experiment):
+    """An experiment is a comparison whose scenarios all load, or a sweep whose every value loads."""
     cfg = compose([f"experiment={experiment}"])
     if cfg.scenarios:
         configs = scenario_configs(cfg)
         assert len(configs) >= 2
-    else:
-        assert experiment == "caseload_caps"
+        return
+    text = yaml.safe_load((conf_dir() / "experiment" / f"{experiment}.yaml").read_text())
+    swept = text["hydra"]["sweeper"]["params"]
+    assert swept, "an experiment without scenarios must sweep something"
+    for setting, values in swept.items():
+        for value in str(values).split(","):
+            load_config([f"experiment={experiment}", f"{setting}={value}"])
+
+
+def _side(scenario: str) -> str:
+    return "base" if scenario == "usual" else "scenario"
 
 
 def test_a_comparison_from_the_command_line(tmp_path):
@@ -143,7 +154,9 @@ def test_a_comparison_from_the_command_line(tmp_path):
     rows = table.set_index("kpi")
     assert rows.loc["referrals", "difference"] > 0
     for name in ("compare_unallocated.png", "compare_caseload.png"):
-        assert (tmp_path / name).exists()
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG", name
     for scenario in ("usual", "bulge"):
-        assert (tmp_path / "scenarios" / scenario / "summary.csv").exists()
+        summary = pd.read_csv(tmp_path / "scenarios" / scenario / "summary.csv").set_index("kpi")
+        assert list(summary.index) == list(KPI_UNITS)
+        assert summary.loc["referrals", "mean"] == pytest.approx(rows.loc["referrals", f"{_side(scenario)}_mean"])
     assert "bulge - usual" in done.stdout

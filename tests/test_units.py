@@ -36,3 +36,69 @@ def test_buffered_stream_matches_the_generator_sequence():
     drawn = [stream.next() for _ in range(3000)]  # crosses block boundaries
     direct = Streams(1, 0).generator("x").random(3000)
     assert np.array_equal(drawn, direct)
+
+
+def test_the_t_table_is_scipys_student_t():
+    from scipy import stats
+
+    from simservice.kpis import mean_ci, t_quantile_95
+    from simservice.t_table import T_975
+
+    assert len(T_975) == 1000
+    dofs = np.arange(1, 1001)
+    assert np.allclose(T_975, stats.t.ppf(0.975, dofs), rtol=1e-12, atol=0)
+    assert t_quantile_95(2000) == stats.t.ppf(0.975, 2000)
+    # The interval of three values uses dof 2, not the normal's 1.96.
+    mean, low, _ = mean_ci([1.0, 2.0, 3.0])
+    assert mean - low == stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)
+
+
+def test_a_referrals_draws_depend_on_its_key_only():
+    from simservice.streams import ReferralStreams, referral_key, referral_keys, return_key
+
+    luck = ReferralStreams(2019, 4)
+    keys = referral_keys("new", 50)
+    rows = luck.uniforms(keys)
+    assert np.array_equal(rows[37], luck.row(referral_key("new", 37)))
+    assert np.array_equal(ReferralStreams(2019, 4).uniforms(keys[30:]), rows[30:])  # no order effect
+    assert not np.array_equal(ReferralStreams(2019, 5).uniforms(keys), rows)  # another replication
+    assert (rows > 0).all() and (rows < 1).all()
+    # Uniform enough: each field's mean and spread over many referrals.
+    many = luck.uniforms(referral_keys("new", 200_000))
+    assert np.allclose(many.mean(axis=0), 0.5, atol=0.005) and np.allclose(many.var(axis=0), 1 / 12, atol=0.002)
+    assert abs(np.corrcoef(many[:, 0], many[:, 1])[0, 1]) < 0.01
+    child = return_key(int(keys[0]))
+    assert child not in set(keys.tolist()) and return_key(child) != child
+
+
+def test_a_diary_acts_on_every_entry_at_its_time_in_order():
+    import random
+
+    import simpy
+
+    from simservice.pathway import Diary
+
+    env = simpy.Environment()
+    seen, booked = [], []
+    diary = Diary(env, lambda entry: seen.append((env.now, entry)))
+    rnd = random.Random(1)
+
+    def booking():
+        for _ in range(3000):
+            yield env.timeout(rnd.expovariate(5))
+            for _ in range(rnd.randint(0, 3)):
+                day = env.now + rnd.choice([0.0, rnd.random(), rnd.expovariate(0.05)])
+                booked.append((day, len(booked)))
+                diary.add(day, len(booked) - 1)
+
+    env.process(booking())
+    env.run()
+    assert len(seen) == len(booked) > 4000
+    assert all(abs(now - booked[entry][0]) < 1e-9 for now, entry in seen)
+    assert [entry for _, entry in seen] == [entry for _, entry in sorted(booked)]
+
+
+def test_referral_keys_from_any_number_are_the_same_keys():
+    from simservice.streams import referral_key, referral_keys
+
+    assert referral_keys("new", 5, 4093).tolist() == [referral_key("new", n) for n in range(4093, 4098)]

@@ -109,9 +109,29 @@ def test_agency_cover_leaves_when_the_permanent_recruit_starts(churning):
 
 
 def test_long_sickness_moves_cases(churning):
-    _, result, _ = churning
+    """Cases move for sickness only from someone off at least ``reallocate_after_days`` (FTE-weighted days)."""
+    service, result, _ = churning
     sick_moves = result.transfers[result.transfers.reason == "sickness"]
-    assert len(sick_moves) > 0
+    assert sick_moves.from_worker.nunique() >= 3
+    staff = result.staff.set_index("worker")
+    after = service.config.workforce.reallocate_after_days
+    for worker in sick_moves.from_worker.unique():
+        assert staff.loc[worker, "sick_days_reported"] >= after * staff.loc[worker, "fte"] - 1e-9
+
+
+def test_sick_workers_keep_their_cases_until_the_threshold():
+    config = load_config(
+        [
+            "run.years=1",
+            "run.warmup_years=0",
+            "run.progress=false",
+            "workforce.long_sickness_per_year=0.5",
+            "workforce.reallocate_after_days=100000",
+        ]
+    )
+    result = simulate(config, 1)
+    assert result.staff.sick_days_reported.sum() > 100
+    assert not (result.transfers.reason == "sickness").any()
 
 
 def test_daily_workforce_counts_agree_with_the_staff_records(churning):
