@@ -39,6 +39,10 @@ def staging_prefix() -> str:
     return f"{STAGING}{socket.gethostname()}-{os.getpid()}-"
 
 
+#: Files a run writes only when asked for them.
+OPTIONAL = ("events.parquet",)
+
+
 @contextmanager
 def staged(out_dir: Path) -> Iterator[Path]:
     """A hidden folder inside ``out_dir`` to write into, removed whatever happens."""
@@ -143,7 +147,7 @@ def write_outputs(results: Results, out_dir: Path) -> list[Path]:
         save_figure(figures.workforce_over_time(results.daily, run, title), staging / "workforce.png")
         save_figure(figures.days_to_assessment(results.cases, run, title), staging / "days_to_assessment.png")
         results.summary.to_csv(staging / "summary.csv", index=False)
-        written = [name for name in FILES if name != "events.parquet" or results.events is not None]
+        written = [name for name in FILES if name not in OPTIONAL or results.events is not None]
         return publish(staging, out_dir, written)  # summary.csv is last in FILES
 
 

@@ -47,8 +47,12 @@ PROCESS_BYTES = 350e6
 CASE_BYTES = 2.5e3
 #: Memory each day of each replication costs in the daily series, bytes.
 DAY_BYTES = 1e3
-#: Memory each post costs: its worker, their diary and their share of the records, bytes.
+#: Memory each post costs: its worker, their starting caseload and diary (measured: about 170 kB at 3 months
+#: with 5,000 posts), and what each post adds every day it runs (measured: about 440 bytes), bytes.
 POST_BYTES = 200e3
+POST_DAY_BYTES = 600
+#: Memory the event log adds per referral when ``run.event_log`` is on (measured: about 1 kB), bytes.
+EVENT_BYTES = 1.5e3
 
 
 def expected_referrals(config: Config) -> float:
@@ -86,7 +90,9 @@ def _per_replication(config: Config) -> float:
     """Bytes one replication holds while it runs: its referrals, its days and its staff."""
     service, run = config.service, config.run
     posts = service.teams * service.workers_per_team
-    return expected_referrals(config) * CASE_BYTES + run.horizon_days * DAY_BYTES + posts * POST_BYTES
+    per_referral = CASE_BYTES + (EVENT_BYTES if run.event_log else 0.0)
+    per_post = POST_BYTES + POST_DAY_BYTES * run.horizon_days
+    return expected_referrals(config) * per_referral + run.horizon_days * DAY_BYTES + posts * per_post
 
 
 def memory_needed(configs: Sequence[Config], processes: int = 1) -> float:
@@ -127,7 +133,8 @@ FILE_BYTES_FIXED = 2e6
 def output_bytes(config: Config) -> float:
     """An upper estimate of the disk a run's files take (measured: about 76 bytes a referral in cases.parquet)."""
     run = config.run
-    per_replication = expected_referrals(config) * FILE_BYTES_PER_CASE + run.horizon_days * FILE_BYTES_PER_DAY
+    per_case = FILE_BYTES_PER_CASE * (2 if run.event_log else 1)  # events.parquet about as much again
+    per_replication = expected_referrals(config) * per_case + run.horizon_days * FILE_BYTES_PER_DAY
     return FILE_BYTES_FIXED + run.replications * per_replication
 
 

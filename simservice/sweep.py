@@ -34,7 +34,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import Config, ConfigError, to_config
 from .kpis import KPI_UNITS
-from .outputs import FILES, clean_abandoned_staging, publish, save_figure, staged, staging_prefix, write_outputs
+from .outputs import (
+    FILES,
+    OPTIONAL,
+    clean_abandoned_staging,
+    publish,
+    save_figure,
+    staged,
+    staging_prefix,
+    write_outputs,
+)
 from .runner import run_scenario
 
 STATUS = "job.json"
@@ -97,7 +106,8 @@ def _verified_files(entry: Path, key: str) -> list[str]:
     try:
         manifest = json.loads((entry / MANIFEST).read_text())
         files = manifest["files"]
-        if manifest.get("key") != key or not isinstance(files, dict) or sorted(files) != sorted(FILES):
+        listed = set(files) if isinstance(files, dict) else set()
+        if manifest.get("key") != key or not set(FILES) - set(OPTIONAL) <= listed <= set(FILES):
             raise DamagedEntry("its manifest does not list this job's output files")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DamagedEntry(f"its manifest is missing or unreadable ({type(error).__name__})") from error

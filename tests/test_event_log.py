@@ -114,7 +114,7 @@ def test_event_log_is_off_by_default():
 
 def test_the_command_writes_events_parquet_and_one_child_can_be_followed(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "simservice.app", *CHURN, "run.replications=1", f"hydra.run.dir={tmp_path}"],
+        [sys.executable, "-m", "simservice", *CHURN, "run.replications=1", f"hydra.run.dir={tmp_path}"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

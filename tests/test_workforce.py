@@ -126,7 +126,7 @@ def test_sick_workers_keep_their_cases_until_the_threshold():
             "run.warmup_years=0",
             "run.progress=false",
             "workforce.long_sickness_per_year=0.5",
-            "workforce.reallocate_after_days=100000",
+            "workforce.reallocate_after_days=25300",
         ]
     )
     result = simulate(config, 1)
