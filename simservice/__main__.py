@@ -13,7 +13,7 @@ def main() -> None:
     warnings = os.environ.get("PYTHONWARNINGS")
     os.environ["PYTHONWARNINGS"] = f"{warnings},{QUIET_TRACKER}" if warnings else QUIET_TRACKER
     try:
-        from .app import cli
+        from simservice.app import cli
 
         cli()
     except KeyboardInterrupt:

@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .compare import Comparison, write_comparison
-from .compare import compare as compare_configs
-from .config import Config, load_config
-from .outputs import claim, write_outputs
-from .runner import Results, run_scenario
+from simservice.config import Config
+from simservice.hydra_config import load_config
+from simservice.reporting.outputs import claim, write_outputs
+from simservice.reporting.results import Results
+from simservice.runs.comparison import Comparison, write_comparison
+from simservice.runs.comparison import compare as compare_configs
+from simservice.runs.replications import run_scenario
 
 __all__ = ["Comparison", "Config", "Results", "compare", "load_config", "run", "run_config"]
 

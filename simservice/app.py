@@ -26,13 +26,14 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .compare import compare, format_differences, write_comparison
-from .config import PAIRING, Config, ConfigError, compose, conf_dir, register_configs, to_config
-from .outputs import OWNER, claim, claim_new, clean_abandoned_staging, format_summary, write_outputs
-from .runner import memory_check, output_bytes, run_scenario
-from .sweep import count_jobs, run_job
+from simservice.config import PAIRING, Config, ConfigError
+from simservice.hydra_config import compose, conf_dir, error_text, register_configs, to_config
+from simservice.reporting.outputs import OWNER, claim, claim_new, clean_abandoned_staging, format_summary, write_outputs
+from simservice.runs.budget import memory_check, output_bytes
+from simservice.runs.comparison import compare, format_differences, write_comparison
+from simservice.runs.replications import run_scenario
+from simservice.runs.sweep import count_jobs, run_job
 
-_OMEGACONF_DETAIL = ("full_key:", "reference_type=", "object_type=")
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -103,7 +104,7 @@ def scenario_configs(cfg: DictConfig) -> dict[str, Config]:
         except ConfigError as error:
             raise ConfigError(f"scenarios.{name}.{error.setting}", error.value, error.allowed) from error
         except Exception as error:
-            raise ConfigError(f"scenarios.{name}", OmegaConf.to_container(differences), _error_text(error)) from error
+            raise ConfigError(f"scenarios.{name}", OmegaConf.to_container(differences), error_text(error)) from error
         for key in PAIRING:
             first, mine = getattr(next(iter(configs.values())).run, key), getattr(configs[str(name)].run, key)
             if mine != first:
@@ -126,17 +127,6 @@ def run_comparison(cfg: DictConfig, out: Path) -> None:
     print(f"Scenarios: {', '.join(configs)} (base: {comparison.base})")
     print(format_differences(comparison.differences))
     print(f"Results in {out} (comparison.csv, compare_*.png, scenarios/<name>/)")
-
-
-def _error_text(error: BaseException) -> str:
-    """The first line of what went wrong, from the innermost OmegaConf error if there is one."""
-    cause = error
-    while cause.__cause__ is not None:
-        cause = cause.__cause__
-    text = str(cause) or type(cause).__name__
-    text = text.split("Config search path")[0]
-    lines = [line.strip() for line in text.splitlines()]
-    return " ".join(line for line in lines if line and not line.startswith(_OMEGACONF_DETAIL))
 
 
 def _sweep_cases(overrides: list[str]) -> list[list[str]]:
@@ -207,14 +197,14 @@ def plan(
         mine = [o for o in overrides if not o.lstrip("+~").startswith("hydra.")]
         cases = _sweep_cases(mine)
     except Exception as error:  # the override parser's own errors
-        raise Refused(_error_text(error)) from error
+        raise Refused(error_text(error)) from error
     if problem:
         raise Refused(problem)
     search = [f"hydra.searchpath=[{_quoted('file://' + str(Path(config_dir).resolve()))}]"] if config_dir else []
     try:
         hydra_config = compose(search, config_name, hydra=True).hydra
     except Exception as error:
-        raise Refused(f"--config-name={config_name}: {_error_text(error)}") from error
+        raise Refused(f"--config-name={config_name}: {error_text(error)}") from error
     jobs = count_jobs(hydra_config.sweeper.get("params"), mine) if multirun else 1
     processes = min(jobs, _sweep_processes(overrides)) if multirun else 1
     disk, cache = 0.0, None
@@ -233,7 +223,7 @@ def plan(
             if interrupted(error):
                 raise KeyboardInterrupt from error
             culprit = next((o for o in case if _fails_alone([o, *search], config_name)), " ".join(mine))
-            raise Refused(f"{culprit}: {_error_text(error)}") from error
+            raise Refused(f"{culprit}: {error_text(error)}") from error
         disk = max(disk, sum(output_bytes(config) for config in configs))
         cache = Path(composed.cache_dir) if composed.cache_dir else None
     return Plan(multirun, jobs, processes, disk * (2 * jobs if multirun else 1), cache)
@@ -356,7 +346,7 @@ def cli(argv: Sequence[str] | None = None) -> None:
         if isinstance(error, OSError) and not isinstance(error, HydraException):
             _fail(f"{error.filename or 'writing the results'}: {error.strerror or error}", EXIT_FAILED)
         if isinstance(error, HydraException | ConfigError):
-            _fail(_error_text(error), EXIT_USAGE)
+            _fail(error_text(error), EXIT_USAGE)
         raise
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import simpy
 
-from .config import load_config
-from .model import Service
+from simservice.hydra_config import load_config
+from simservice.model.service import Service
 
 
 def bare_mmc(arrivals: np.ndarray, servers: int, utilisation: float = 0.9, seed: int = 1) -> float:

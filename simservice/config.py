@@ -15,9 +15,9 @@ import math
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Dict, List, Optional, Sequence
+from typing import Any, ClassVar, List, Optional, Sequence
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, OmegaConf
 
 #: Statutory limit for a single assessment, working days from referral (Working Together).
 ASSESSMENT_LIMIT_DAYS = 45
@@ -61,6 +61,7 @@ class Limits:
     choices: tuple[str, ...] = ()
     each: bool = False  # the limits apply to every item of a list
     input_file: bool = False  # a path whose content is part of the scenario
+    on_change: str = ""  # what the running service does when a dated change sets it (see model/policies.py)
 
     def allowed(self) -> str:
         """The rule in words, for error messages and the README."""
@@ -114,9 +115,10 @@ def setting(
     choices: Sequence[str] = (),
     each: bool = False,
     input_file: bool = False,
+    on_change: str = "",
 ) -> Any:
-    """A config field with its limits declared beside it."""
-    limits = Limits(low, high, low_open, high_open, whole, nullable, tuple(choices), each, input_file)
+    """A config field with its limits, and what a change of it during a run sets in motion, declared beside it."""
+    limits = Limits(low, high, low_open, high_open, whole, nullable, tuple(choices), each, input_file, on_change)
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"limits": limits})
     return field(default=default, metadata={"limits": limits})
@@ -152,12 +154,12 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, list | tuple) or OmegaConf.is_list(value) else value
 
 
-def _require(ok: bool, setting: str, value: object, allowed: str) -> None:
+def require(ok: bool, setting: str, value: object, allowed: str) -> None:
     if not ok:
         raise ConfigError(setting, value, allowed)
 
 
-def _incomplete(config: object) -> bool:
+def incomplete(config: object) -> bool:
     """True while a schema is still a template with values to fill (``???``), as Hydra builds it."""
     return any(
         getattr(config, f.name) is MISSING or getattr(config, f.name) == MISSING for f in dataclasses.fields(config)
@@ -168,9 +170,11 @@ class Checked:
     """A group of settings that checks itself against its declared limits when it is made."""
 
     GROUP: ClassVar[str] = ""
+    #: What the running service does when any setting of the group changes, unless the setting says otherwise.
+    ON_CHANGE: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
-        if _incomplete(self):
+        if incomplete(self):
             return
         check_limits(self, self.GROUP)
         self.check_together()
@@ -186,11 +190,13 @@ class ServiceConfig(Checked):
     GROUP = "service"
 
     name: str = MISSING
-    teams: int = setting(1, 500, whole=True)
-    workers_per_team: int = setting(1, 100, whole=True)
-    team_shares: Optional[List[float]] = setting(0, 1, default=None, nullable=True, each=True)
-    triage_staff: Optional[float] = setting(0, 10_000, low_open=True, nullable=True)
-    triage_per_staff_per_day: float = setting(0, 1_000, low_open=True)
+    teams: int = setting(1, 500, whole=True, on_change="reorganise_teams")
+    workers_per_team: int = setting(1, 100, whole=True, on_change="resize_teams")
+    team_shares: Optional[List[float]] = setting(
+        0, 1, default=None, nullable=True, each=True, on_change="reorganise_teams"
+    )
+    triage_staff: Optional[float] = setting(0, 10_000, low_open=True, nullable=True, on_change="staff_front_door")
+    triage_per_staff_per_day: float = setting(0, 1_000, low_open=True, on_change="staff_front_door")
     hours_per_day: float = setting(0, 24, low_open=True)
     casework_share: float = share(low_open=True)
     fte: float = share(low_open=True)
@@ -204,13 +210,13 @@ class ServiceConfig(Checked):
     def check_together(self) -> None:
         if self.team_shares is not None:
             shares = list(self.team_shares)
-            _require(
+            require(
                 len(shares) == self.teams,
                 "service.team_shares",
                 shares,
                 f"must list one share per team ({self.teams} values) or be null for equal shares",
             )
-            _require(abs(sum(shares) - 1.0) < 1e-6, "service.team_shares", shares, "must add up to 1")
+            require(abs(sum(shares) - 1.0) < 1e-6, "service.team_shares", shares, "must add up to 1")
 
     @property
     def casework_hours_per_fte_day(self) -> float:
@@ -237,6 +243,7 @@ class DemandConfig(Checked):
     """Referrals: how many, when in the year, how urgent and how much work each is."""
 
     GROUP = "demand"
+    ON_CHANGE = "new_demand"
 
     referrals_per_year: float = setting(0, 2_000_000)
     seasonality: List[float] = setting(0, 100, each=True)
@@ -257,12 +264,12 @@ class DemandConfig(Checked):
 
     def check_together(self) -> None:
         season = list(self.seasonality)
-        _require(len(season) == 12, "demand.seasonality", season, "must list 12 monthly factors, January to December")
-        _require(sum(season) > 0, "demand.seasonality", season, "must have at least one factor above 0")
+        require(len(season) == 12, "demand.seasonality", season, "must list 12 monthly factors, January to December")
+        require(sum(season) > 0, "demand.seasonality", season, "must have at least one factor above 0")
         for i, shock in enumerate(self.shocks):
             check_limits(shock, f"demand.shocks[{i}]")
         if self.monthly_counts_csv is not None:
-            _require(
+            require(
                 Path(self.monthly_counts_csv).is_file(),
                 "demand.monthly_counts_csv",
                 self.monthly_counts_csv,
@@ -336,13 +343,13 @@ class WorkforceConfig(Checked):
 
     def check_together(self) -> None:
         starting = self.start_agency_share + self.start_newly_qualified_share + self.start_vacant_share
-        _require(
+        require(
             starting <= 1.0 + 1e-9,
             "workforce.start_agency_share",
             self.start_agency_share,
             "with start_newly_qualified_share and start_vacant_share must add up to at most 1",
         )
-        _require(
+        require(
             self.stress_full_share > self.stress_from_share,
             "workforce.stress_full_share",
             self.stress_full_share,
@@ -373,13 +380,13 @@ class RunConfig(Checked):
     def check_together(self) -> None:
         for name in ("years", "warmup_years"):
             value = getattr(self, name)
-            _require(
+            require(
                 abs(value * 12 - round(value * 12)) < 1e-9,
                 f"run.{name}",
                 value,
                 "must be a whole number of months (a multiple of 1/12)",
             )
-        _require(self.jobs != 0, "run.jobs", self.jobs, "must be at least 1, or -1 for every core")
+        require(self.jobs != 0, "run.jobs", self.jobs, "must be at least 1, or -1 for every core")
 
     @property
     def days_per_month(self) -> float:
@@ -414,6 +421,24 @@ class ChangeConfig:
 
 
 @dataclass(frozen=True)
+class Moment:
+    """A dated change as the run meets it: its month, the setting, what it sets in motion, the parameters after it."""
+
+    month: int
+    setting: str
+    on_change: str
+    config: Config
+
+
+def on_change(setting: str) -> str:
+    """What the running service does when ``setting`` changes: its own declaration, else its group's."""
+    group, _, key = setting.partition(".")
+    group_class = _GROUPS[group]
+    limits = limits_of(group_class, key)
+    return (limits.on_change if limits is not None else "") or group_class.ON_CHANGE
+
+
+@dataclass(frozen=True)
 class Config:
     """One scenario: everything the model needs, and nothing it may change."""
 
@@ -425,23 +450,28 @@ class Config:
     changes: List[ChangeConfig] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if _incomplete(self) or _incomplete(self.run):
+        if incomplete(self) or incomplete(self.run):
             return
-        current = self
+        self.timeline()  # every dated change checked, as the command line would be
+
+    def timeline(self) -> list[Moment]:
+        """The scenario's dated changes in month order, each with the parameters in force from its month on.
+
+        The one place a dated change is interpreted: demand, the running service and the checks all read it.
+        """
+        moments, current = [], self
         months = round(self.run.years * 12)
         for i, change in sorted(enumerate(self.changes), key=lambda pair: pair[1].month):
             name = f"changes[{i}]"
-            _require(
+            require(
                 isinstance(change.month, int) and 0 <= change.month < months,
                 f"{name}.month",
                 change.month,
                 f"must be a month of the reported run, 0 to {months - 1}",
             )
             current = apply_setting(current, change.setting, change.value, name)
-
-    @property
-    def changes_in_order(self) -> list[ChangeConfig]:
-        return sorted(self.changes, key=lambda c: c.month)
+            moments.append(Moment(change.month, change.setting, on_change(change.setting), current))
+        return moments
 
     def input_files(self) -> list[str]:
         """Every file the scenario reads, its dated changes included: their content is part of the scenario."""
@@ -460,21 +490,12 @@ class Config:
         return paths
 
 
-@dataclass(frozen=True)
-class AppConfig(Config):
-    """What the command composes: a scenario, plus the scenarios to compare it with and the KPI to plot."""
-
-    scenarios: Dict[str, Any] = field(default_factory=dict)
-    sweep_kpi: str = "unallocated_mean"
-    cache_dir: Optional[str] = "multirun/.cache"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if _incomplete(self):
-            return
-        from .kpis import KPI_UNITS
-
-        _require(self.sweep_kpi in KPI_UNITS, "sweep_kpi", self.sweep_kpi, "must be one of the KPIs in summary.csv")
+_GROUPS: dict[str, type] = {
+    "service": ServiceConfig,
+    "demand": DemandConfig,
+    "policy": PolicyConfig,
+    "workforce": WorkforceConfig,
+}
 
 
 def limits_table() -> str:
@@ -497,7 +518,7 @@ def apply_setting(config: Config, setting: str, value: Any, name: str = "changes
     The copy keeps no dated changes of its own.
     """
     group, _, key = str(setting).partition(".")
-    _require(
+    require(
         group in CHANGEABLE and key in {f.name for f in dataclasses.fields(getattr(config, group))},
         f"{name}.setting",
         setting,
@@ -513,57 +534,3 @@ def apply_setting(config: Config, setting: str, value: Any, name: str = "changes
         raise ConfigError(f"{name}.value", value, f"is not a valid {setting}") from error
     # The copy is one moment's parameters: its own dated changes were checked already.
     return dataclasses.replace(config, **{group: new_part}, changes=[])
-
-
-def _thaw(node: DictConfig) -> DictConfig:
-    """Let Hydra merge overrides into the schema: OmegaConf marks frozen dataclasses read-only."""
-    OmegaConf.set_readonly(node, None)
-    for key in node:
-        if not OmegaConf.is_missing(node, key) and OmegaConf.is_dict(node[key]):
-            _thaw(node[key])
-    return node
-
-
-def register_configs() -> None:
-    """Put the schema in Hydra's ConfigStore, so every YAML in ``conf/`` is checked against it."""
-    from hydra.core.config_store import ConfigStore
-
-    schema = _thaw(OmegaConf.structured(AppConfig))
-    OmegaConf.set_struct(schema.scenarios, False)  # scenarios are named by the user: 'scenarios={a:{},b:{...}}'
-    ConfigStore.instance().store(name="simservice_schema", node=schema)
-
-
-def conf_dir() -> Path:
-    """The folder of Hydra configs: inside the installed package, or ``conf/`` beside it in a clone."""
-    packaged = Path(__file__).parent / "conf"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "conf"
-
-
-def compose(overrides: Sequence[str] = (), config_name: str = "config", hydra: bool = False) -> DictConfig:
-    """Compose the configs in ``conf/`` with command-line style overrides, as the app does (``hydra``: with its own)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=hydra)
-
-
-def load_config(overrides: Sequence[str] = (), config_name: str = "config") -> Config:
-    """The frozen parameters of a scenario: the default with ``overrides`` such as ``["service.teams=3"]``."""
-    return to_config(compose(overrides, config_name))
-
-
-def to_config(cfg: DictConfig) -> Config:
-    """Turn a composed Hydra config into frozen parameters, checking every value's range."""
-    app = OmegaConf.to_object(cfg)
-    if not isinstance(app, Config):
-        raise TypeError(f"expected a config composed on the simservice schema, got {type(app).__name__}")
-    return model_config(app)
-
-
-def model_config(app: Config) -> Config:
-    """The model's parameters alone, without what only the command needs."""
-    return Config(**{f.name: getattr(app, f.name) for f in dataclasses.fields(Config)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
-from simservice.config import load_config
+from simservice.hydra_config import load_config
 
 #: A service reduced to a textbook queue: one team, instant triage, no seasonality,
 #: exponential work of mean 1 hour at 1 casework hour a day (so mu = 1 a day),

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simservice.config import load_config
-from simservice.runner import run_scenario
+from simservice.hydra_config import load_config
+from simservice.runs.replications import run_scenario
 
 EXPECTED = Path(__file__).parent / "expected" / "backtest_summary.csv"
 BACKTEST = [

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from simservice.kpis import KPI_UNITS
+from simservice.reporting.kpis import KPI_UNITS
 
 SMALL = ["run.replications=2", "run.years=1", "run.warmup_years=0.5", "run.progress=false"]
 REQUIRED_KPIS = [
@@ -138,8 +138,8 @@ def test_interrupted_run_leaves_no_summary(tmp_path):
 
 
 def test_failed_write_leaves_no_summary(tmp_path, monkeypatch):
-    from simservice import figures
     from simservice.api import run
+    from simservice.reporting import figures
 
     results = run([*SMALL, "run.replications=1"], progress=False)
 
@@ -147,7 +147,7 @@ def test_failed_write_leaves_no_summary(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(figures, "days_to_assessment", broken)
-    from simservice.outputs import write_outputs
+    from simservice.reporting.outputs import write_outputs
 
     with pytest.raises(OSError):
         write_outputs(results, tmp_path)

@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
-from simservice.config import ConfigError, load_config
-from simservice.model import Service
+from simservice.config import ConfigError
+from simservice.hydra_config import load_config
+from simservice.model.service import Service
 
 PROMISED = {
     "service.teams": 3,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simservice.config import load_config
-from simservice.model import Service
-from simservice.pathway import STATES
+from simservice.hydra_config import load_config
+from simservice.model.pathway import STATES
+from simservice.model.service import Service
 
 
 @st.composite
@@ -113,7 +113,7 @@ def audit(service: Service, every: float, checks: list):
         yield service.env.timeout(every)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_services())
 def test_every_referral_is_somewhere_exactly_once(scenario):
     config, every = scenario

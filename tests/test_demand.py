@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from simservice.config import ConfigError, load_config
-from simservice.demand import Workload, monthly_rates, referral_days
+from simservice.config import ConfigError
+from simservice.hydra_config import load_config
+from simservice.model.demand import Workload, monthly_rates, referral_days
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simservice.config import load_config
-from simservice.model import Service, simulate
-from simservice.pathway import TRANSFER_REASONS
-from simservice.runner import run_scenario
+from simservice.hydra_config import load_config
+from simservice.model.pathway import TRANSFER_REASONS
+from simservice.model.service import Service, simulate
+from simservice.runs.replications import run_scenario
 
 CHURN = [
     "run.years=1",
@@ -82,7 +82,7 @@ def test_waits_from_the_log_include_second_waits_after_a_transfer(churning):
 
 def test_time_weighted_queue_from_the_log_is_the_kpi(churning):
     config, result = churning
-    from simservice.kpis import replication_kpis
+    from simservice.reporting.kpis import replication_kpis
 
     events = result.events
     step = (events.to_state == "unallocated").astype(int) - (events.from_state == "unallocated").astype(int)

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simservice.config import load_config
-from simservice.kpis import mean_ci
-from simservice.model import Service, simulate
-from simservice.runner import run_scenario
+from simservice.hydra_config import load_config
+from simservice.model.service import Service, simulate
+from simservice.reporting.kpis import mean_ci
+from simservice.runs.replications import run_scenario
 
 SHORT = ["run.years=2", "run.warmup_years=0.5", "run.replications=6", "run.progress=false"]
 
@@ -138,7 +138,7 @@ def test_more_demand_means_longer_waits(four_teams):
 def test_warmup_is_left_out_of_the_kpis():
     config = load_config([*SHORT, "run.replications=1"])
     result = simulate(config, 0)
-    from simservice.kpis import replication_kpis
+    from simservice.reporting.kpis import replication_kpis
 
     kpis = replication_kpis(result, config.run)
     reported = result.cases[(result.cases.referred_day >= config.run.warmup_days) & ~result.cases.starting_state]

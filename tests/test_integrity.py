@@ -16,10 +16,12 @@ import pandas as pd
 import pytest
 
 from simservice.app import check_overrides, scenario_configs
-from simservice.config import ConfigError, compose, load_config
-from simservice.outputs import OWNER, claim, claim_new, clean_abandoned_staging
+from simservice.config import ConfigError
+from simservice.hydra_config import compose, load_config
 from simservice.query import query
-from simservice.sweep import MANIFEST, SUMMARY, gather, job_key, restore, run_job, store, sweep_figure
+from simservice.reporting.outputs import OWNER, claim, claim_new, clean_abandoned_staging
+from simservice.runs.cache import MANIFEST, SUMMARY, job_key, restore, store
+from simservice.runs.sweep import gather, run_job, sweep_figure
 
 SMALL = ["run.replications=2", "run.years=1", "run.warmup_years=0.5", "run.progress=false"]
 
@@ -184,7 +186,7 @@ def test_an_edited_output_fails_its_job_in_the_table(tmp_path):
 
 def test_two_sweeps_into_one_folder_do_not_mix(tmp_path):
     folder = tmp_path / "s"
-    first = simservice("-m", *SMALL, "run.replications=1", "policy.caseload_cap=12,18", f"hydra.sweep.dir={folder}",
+    first = simservice("-m", *SMALL, "run.replications=1", "policy.caseload_cap=12", f"hydra.sweep.dir={folder}",
                        "cache_dir=null", cwd=tmp_path)  # fmt: skip
     assert first.returncode == 0, first.stderr
     table = pd.read_parquet(folder / "sweep.parquet")
@@ -352,7 +354,7 @@ def test_a_config_error_crosses_process_boundaries():
 
 
 def test_a_config_error_in_a_worker_process_arrives_whole(tmp_path):
-    from simservice.runner import run_scenario
+    from simservice.runs.replications import run_scenario
 
     short = counts_file(tmp_path / "short.csv", 100)
     config = load_config([*SMALL, "run.jobs=2", f"demand.monthly_counts_csv={short}", "run.years=3"])
@@ -398,11 +400,11 @@ def test_a_full_disk_is_one_line_and_no_summary(small_disk, tmp_path):
 
 
 def test_a_disk_that_fills_while_writing_is_one_line_and_no_summary(small_disk, tmp_path, monkeypatch):
-    from simservice import runner
+    from simservice.runs import budget
 
-    monkeypatch.setattr(runner, "FILE_BYTES_FIXED", 0)  # let the run past the first check of free space
-    monkeypatch.setattr(runner, "FILE_BYTES_PER_CASE", 0)
-    monkeypatch.setattr(runner, "FILE_BYTES_PER_DAY", 0)
+    monkeypatch.setattr(budget, "FILE_BYTES_FIXED", 0)  # let the run past the first check of free space
+    monkeypatch.setattr(budget, "FILE_BYTES_PER_CASE", 0)
+    monkeypatch.setattr(budget, "FILE_BYTES_PER_DAY", 0)
     from simservice.app import cli
 
     monkeypatch.setattr(sys, "argv", ["simservice"])  # cli() sets it for Hydra; put it back afterwards
@@ -551,28 +553,28 @@ def test_a_bad_value_in_a_scenario_names_the_scenario():
 
 
 def test_the_memory_of_a_comparison_counts_every_scenario(monkeypatch):
-    from simservice import runner
+    from simservice.runs import budget
 
     config = load_config(SMALL)
-    one = runner.memory_needed([config])
-    assert runner.memory_needed([config] * 4) > 3 * (one - runner.PROCESS_BYTES)
-    monkeypatch.setattr(runner, "free_memory", lambda: 1.01 * runner.memory_needed([config] * 2))
-    runner.memory_check([config] * 2)
+    one = budget.memory_needed([config])
+    assert budget.memory_needed([config] * 4) > 3 * (one - budget.PROCESS_BYTES)
+    monkeypatch.setattr(budget, "free_memory", lambda: 1.01 * budget.memory_needed([config] * 2))
+    budget.memory_check([config] * 2)
     with pytest.raises(ConfigError) as error:
-        runner.memory_check([config] * 4)
+        budget.memory_check([config] * 4)
     assert "4 scenarios" in str(error.value)
 
 
 def test_the_memory_check_names_what_to_change(monkeypatch):
-    from simservice import runner
+    from simservice.runs import budget
 
     config = load_config(SMALL)
-    monkeypatch.setattr(runner, "free_memory", lambda: 1.5 * runner.memory_needed([config]))
+    monkeypatch.setattr(budget, "free_memory", lambda: 1.5 * budget.memory_needed([config]))
     with pytest.raises(ConfigError) as error:
-        runner.memory_check([config], processes=8)
+        budget.memory_check([config], processes=8)
     assert error.value.setting == "hydra.launcher.n_jobs"
     posts = load_config([*SMALL, "service.teams=500", "service.workers_per_team=100"])
-    assert runner.memory_needed([posts]) > runner.memory_needed([config]) + 500 * 100 * 100e3
+    assert budget.memory_needed([posts]) > budget.memory_needed([config]) + 500 * 100 * 100e3
 
 
 def test_counts_in_a_file_have_a_limit_too(tmp_path):
@@ -616,7 +618,7 @@ def test_the_query_tool_says_when_sql_returns_no_table(gathered):
 def test_an_all_failed_sweep_has_a_table_and_no_figure(tmp_path, capsys):
     from omegaconf import OmegaConf
 
-    from simservice.sweep import GatherSweep
+    from simservice.runs.sweep import GatherSweep
 
     short = counts_file(tmp_path / "short.csv", 100)
     for number in range(2):

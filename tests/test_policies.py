@@ -5,11 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from simservice.compare import compare, paired_differences, unpaired_interval
-from simservice.config import ConfigError, load_config
-from simservice.kpis import KPI_UNITS, mean_ci
-from simservice.model import Service, simulate
-from simservice.pathway import ALLOCATED, UNALLOCATED
+from simservice.config import ConfigError
+from simservice.hydra_config import load_config
+from simservice.model.pathway import ALLOCATED, UNALLOCATED
+from simservice.model.service import Service, simulate
+from simservice.reporting.kpis import KPI_UNITS, mean_ci
+from simservice.runs.comparison import compare, paired_differences, unpaired_interval
 
 SHORT = ["run.years=2", "run.warmup_years=0.5", "run.progress=false"]
 CUT = "changes=[{month:6,setting:service.teams,value:3}]"
@@ -144,3 +145,18 @@ def test_paired_differences_of_a_scenario_with_itself_are_zero():
     kpis = pd.DataFrame({"replication": [0, 1, 2], **{kpi: [1.0, 2.0, 4.0] for kpi in KPI_UNITS}})
     table = paired_differences(kpis, kpis)
     assert (table["difference"] == 0).all() and not table["significant"].any()
+
+
+def test_every_declared_reaction_to_a_change_exists():
+    import dataclasses
+
+    from simservice.config import _GROUPS
+    from simservice.model.policies import REACTIONS
+
+    declared = {group.ON_CHANGE for group in _GROUPS.values()} | {
+        f.metadata["limits"].on_change
+        for group in _GROUPS.values()
+        for f in dataclasses.fields(group)
+        if "limits" in f.metadata
+    }
+    assert declared - {""} == set(REACTIONS)

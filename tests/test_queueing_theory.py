@@ -7,7 +7,7 @@ import math
 import pytest
 from conftest import queue_config
 
-from simservice.runner import run_scenario
+from simservice.runs.replications import run_scenario
 
 
 def erlang_c_wait(arrivals: float, service_rate: float, servers: int) -> float:

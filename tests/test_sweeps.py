@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from simservice.app import scenario_configs
-from simservice.config import compose, conf_dir, load_config
-from simservice.kpis import KPI_UNITS
+from simservice.hydra_config import compose, conf_dir, load_config
 from simservice.query import query
-from simservice.sweep import gather, run_job
+from simservice.reporting.kpis import KPI_UNITS
+from simservice.runs.sweep import gather, run_job
 
 SMALL = ["run.replications=2", "run.years=1", "run.warmup_years=0.5"]
 
@@ -73,6 +73,7 @@ def test_running_the_same_sweep_again_restores_finished_jobs(caps_sweep):
     pd.testing.assert_frame_equal(first, pd.read_parquet(tmp / "again" / "sweep.parquet"))
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_to_the_same_table(tmp_path):
     caps = "policy.caseload_cap=12,15,18"
     whole = simservice(*sweep_args(tmp_path, "whole", "cache_whole", caps, "hydra/launcher=basic"), cwd=tmp_path)

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simservice.records import percentile_sorted
-from simservice.streams import Streams, stream_key
+from simservice.model.records import percentile_sorted
+from simservice.model.streams import Streams, stream_key
 
 
 @given(st.lists(st.integers(0, 60), min_size=1, max_size=80), st.floats(0, 1))
@@ -41,8 +41,8 @@ def test_buffered_stream_matches_the_generator_sequence():
 def test_the_t_table_is_scipys_student_t():
     from scipy import stats
 
-    from simservice.kpis import mean_ci, t_quantile_95
-    from simservice.t_table import T_975
+    from simservice.reporting.kpis import mean_ci, t_quantile_95
+    from simservice.reporting.t_table import T_975
 
     assert len(T_975) == 1000
     dofs = np.arange(1, 1001)
@@ -54,7 +54,7 @@ def test_the_t_table_is_scipys_student_t():
 
 
 def test_a_referrals_draws_depend_on_its_key_only():
-    from simservice.streams import ReferralStreams, referral_key, referral_keys, return_key
+    from simservice.model.streams import ReferralStreams, referral_key, referral_keys, return_key
 
     luck = ReferralStreams(2019, 4)
     keys = referral_keys("new", 50)
@@ -76,7 +76,7 @@ def test_a_diary_acts_on_every_entry_at_its_time_in_order():
 
     import simpy
 
-    from simservice.pathway import Diary
+    from simservice.model.pathway import Diary
 
     env = simpy.Environment()
     seen, booked = [], []
@@ -99,6 +99,6 @@ def test_a_diary_acts_on_every_entry_at_its_time_in_order():
 
 
 def test_referral_keys_from_any_number_are_the_same_keys():
-    from simservice.streams import referral_key, referral_keys
+    from simservice.model.streams import referral_key, referral_keys
 
     assert referral_keys("new", 5, 4093).tolist() == [referral_key("new", n) for n in range(4093, 4098)]

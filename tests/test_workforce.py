@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from simservice.config import load_config
-from simservice.kpis import mean_ci
-from simservice.model import Service, simulate
-from simservice.runner import run_scenario
-from simservice.workforce import Worker
+from simservice.hydra_config import load_config
+from simservice.model.service import Service, simulate
+from simservice.model.workforce import Worker
+from simservice.reporting.kpis import mean_ci
+from simservice.runs.replications import run_scenario
 
 SHORT = ["run.years=3", "run.warmup_years=0.5", "run.progress=false", "run.jobs=2"]
 
@@ -22,6 +22,7 @@ def test_turnover_matches_the_configured_hazard_without_stress():
             *SHORT,
             "run.years=5",
             "run.replications=40",
+            "demand.referrals_per_year=200",  # leaving does not depend on demand here: few referrals, a fast run
             "workforce.stress_leaving_effect=0",
             "workforce.leaving_per_year_permanent=0.15",
             "workforce.leaving_per_year_newly_qualified=0.15",

@@ -9,43 +9,34 @@ ones with empty posts; ``service.workers_per_team`` adds or deletes posts.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .config import ChangeConfig, apply_setting
-from .pathway import Team
+from simservice.config import Moment
+from simservice.model.pathway import Team
 
 if TYPE_CHECKING:
-    from .model import Service
+    from simservice.model.service import Service
 
 
-def dated_changes(service: Service, changes: list[ChangeConfig]):
+def dated_changes(service: Service):
     """A process: each dated change takes effect at the start of its month."""
     run = service.config.run
-    for change in changes:
-        yield service.env.timeout(run.warmup_days + change.month * run.days_per_month - service.env.now)
-        apply_change(service, change.setting, change.value)
+    for moment in service.config.timeline():
+        yield service.env.timeout(run.warmup_days + moment.month * run.days_per_month - service.env.now)
+        adopt(service, moment)
 
 
-def apply_change(service: Service, setting: str, value: Any) -> None:
-    """A setting takes a new value from now on; the teams, posts and front door follow it."""
-    service.config = apply_setting(service.config, setting, value)
-    group, _, key = setting.partition(".")
-    config = service.config
+def adopt(service: Service, moment: Moment) -> None:
+    """The service runs on the new parameters from now on, and does what the changed setting declares."""
+    config = service.config = moment.config
     policy = config.policy
     service.workforce.update(config)
     pathway = service.pathway
     pathway.config = config
-    if group == "demand":
-        pathway.set_demand(config.demand)
     for team in pathway.teams:
         team.set_policy(policy.caseload_cap, policy.override_after_days, policy.override_ceiling)
-    if key in ("teams", "team_shares"):
-        reorganise(service)
-    if key == "workers_per_team":
-        for team in pathway.open_teams:
-            resize(service, team, config.service.workers_per_team)
-    if key in ("triage_staff", "triage_per_staff_per_day"):
-        pathway.front_door.set_capacity(config.service.triage_per_day)
+    if moment.on_change:
+        REACTIONS[moment.on_change](service)
     pathway.move_to_long_term()
     for team in pathway.open_teams:
         pathway.allocate(team)
@@ -90,3 +81,28 @@ def resize(service: Service, team: Team, posts: int) -> None:
 
 def _posts_in(service: Service, team: Team) -> int:
     return sum(1 for post in service.workforce.active_posts if post.team == team.id)
+
+
+def resize_teams(service: Service) -> None:
+    """Every open team to the new number of posts."""
+    for team in service.pathway.open_teams:
+        resize(service, team, service.config.service.workers_per_team)
+
+
+def staff_front_door(service: Service) -> None:
+    """The front door decides at its new pace."""
+    service.pathway.front_door.set_capacity(service.config.service.triage_per_day)
+
+
+def new_demand(service: Service) -> None:
+    """Who is referred from now on: urgency, workload and minimum days (arrivals were drawn with the change)."""
+    service.pathway.set_demand(service.config.demand)
+
+
+#: What a changed setting sets in motion, by the name the setting declares in ``config.py`` (``on_change``).
+REACTIONS = {
+    "reorganise_teams": reorganise,
+    "resize_teams": resize_teams,
+    "staff_front_door": staff_front_door,
+    "new_demand": new_demand,
+}

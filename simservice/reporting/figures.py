@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .config import ASSESSMENT_LIMIT_DAYS, RunConfig
+from simservice.config import ASSESSMENT_LIMIT_DAYS, RunConfig
 
 
 def new_figure(**kwargs):

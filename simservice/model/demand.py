@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .config import Config, ConfigError, DemandConfig, RunConfig, apply_setting
+from simservice.config import Config, ConfigError, DemandConfig, RunConfig
 
 #: The most referrals a month a file may give: three times a month of the largest ``referrals_per_year``.
 MAX_PER_MONTH = 500_000
@@ -72,12 +72,10 @@ def monthly_rates(demand: DemandConfig, run: RunConfig) -> np.ndarray:
 def scenario_rates(config: Config) -> np.ndarray:
     """Referrals a working day in each month, with the scenario's dated changes to demand from their month on."""
     rates = monthly_rates(config.demand, config.run)
-    current = config
-    for change in config.changes_in_order:
-        current = apply_setting(current, change.setting, change.value)
-        if change.setting.startswith("demand."):
-            start = config.run.warmup_months + change.month
-            rates[start:] = monthly_rates(current.demand, config.run)[start:]
+    for moment in config.timeline():
+        if moment.on_change == "new_demand":
+            start = config.run.warmup_months + moment.month
+            rates[start:] = monthly_rates(moment.config.demand, config.run)[start:]
     return rates
 
 

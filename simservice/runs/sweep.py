@@ -1,11 +1,7 @@
 """Sweeps: every job's summary gathered into one table, finished jobs never recomputed, failures reported.
 
 Each job ends by writing ``job.json``: ``ok`` (ran, or restored from the cache and
-verified) or ``failed`` with its error. A job that completes keeps a private copy
-of its outputs in the cache, keyed by its settings, the content of every input
-file, the model's code and the versions of the libraries that draw its numbers,
-with a checksum of every file; running the same sweep again restores finished
-jobs, after checking them, instead of simulating them. When the sweep ends
+verified: see ``cache.py``) or ``failed`` with its error. When the sweep ends
 ``GatherSweep`` writes ``sweep.parquet`` and ``sweep.csv`` first (one row per job
 and KPI), then a figure of the chosen KPI, and exits non-zero naming any job that
 failed or did not finish.
@@ -14,14 +10,9 @@ failed or did not finish.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import multiprocessing
-import os
-import shutil
-import stat
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,167 +23,24 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from .config import Config, ConfigError, to_config
-from .kpis import KPI_UNITS
-from .outputs import (
-    FILES,
-    OPTIONAL,
-    clean_abandoned_staging,
+from simservice.config import ConfigError
+from simservice.hydra_config import error_text, to_config
+from simservice.reporting.kpis import KPI_UNITS
+from simservice.reporting.outputs import (
     publish,
     save_figure,
     staged,
-    staging_prefix,
     write_outputs,
 )
-from .runner import run_scenario
+from simservice.runs.cache import SUMMARY, job_key, restore, sha256, store, summary_problem, warn, write_json
+from simservice.runs.replications import run_scenario
 
 STATUS = "job.json"
-MANIFEST = "manifest.json"
-SUMMARY = "summary.csv"
-SUMMARY_COLUMNS = ["kpi", "mean", "ci_low", "ci_high", "unit"]
 TABLE_COLUMNS = ["job", "status", "error", "kpi", "mean", "ci_low", "ci_high", "unit"]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _code_fingerprint() -> str:
-    """A hash of the model's source and the libraries that draw its numbers: results never outlive either."""
-    import numpy
-    import simpy
-
-    package = Path(__file__).parent
-    digest = hashlib.sha256(f"numpy {numpy.__version__} simpy {simpy.__version__} pandas {pd.__version__}".encode())
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def job_key(config: Config) -> str:
-    """What identifies a job's results: every parameter, every input file's content, and the code.
-
-    How many processes ran it, and whether a progress bar showed, do not change the results.
-    """
-    config = dataclasses.replace(config, run=dataclasses.replace(config.run, jobs=1, progress=False))
-    text = OmegaConf.to_yaml(OmegaConf.structured(config), sort_keys=True) + _code_fingerprint()
-    for path in config.input_files():
-        text += f"\n{path}: {_sha256(Path(path))}"
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def _write_json(path: Path, content: dict[str, Any]) -> None:
-    """Write a small JSON file whole or not at all."""
-    staging = path.with_name(f"{staging_prefix()}{path.name}")
-    staging.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n")
-    os.replace(staging, path)
-
-
-def _warn(message: str) -> None:
-    print(f"simservice: warning: {message}", file=sys.stderr)
-
-
-class DamagedEntry(Exception):
-    """A cache entry that cannot be trusted: the message says why."""
-
-
-def _verified_files(entry: Path, key: str) -> list[str]:
-    """The files of a cache entry, each checked against the manifest written when it was stored."""
-    try:
-        manifest = json.loads((entry / MANIFEST).read_text())
-        files = manifest["files"]
-        listed = set(files) if isinstance(files, dict) else set()
-        if manifest.get("key") != key or not set(FILES) - set(OPTIONAL) <= listed <= set(FILES):
-            raise DamagedEntry("its manifest does not list this job's output files")
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DamagedEntry(f"its manifest is missing or unreadable ({type(error).__name__})") from error
-    for name, checksum in files.items():
-        path = entry / name
-        if "/" in name or name.startswith(".") or name == MANIFEST:
-            raise DamagedEntry(f"its manifest names {name!r}, which is not an output file")
-        try:
-            info = os.lstat(path)
-        except OSError as error:
-            raise DamagedEntry(f"{name} is missing") from error
-        if not stat.S_ISREG(info.st_mode):
-            raise DamagedEntry(f"{name} is not a regular file")
-        if _sha256(path) != checksum:
-            raise DamagedEntry(f"{name} was changed after it was stored")
-    problem = _summary_problem(entry / SUMMARY)
-    if problem:
-        raise DamagedEntry(problem)
-    return [name for name in files if name != SUMMARY] + [SUMMARY]
-
-
-def restore(cache_dir: Path, key: str, out_dir: Path) -> bool:
-    """Copy a finished job's verified outputs into ``out_dir``; False if there are none to trust.
-
-    A damaged entry is reported, removed, and the job runs again.
-    """
-    entry = cache_dir / key
-    if not entry.is_dir():
-        return False
-    try:
-        names = _verified_files(entry, key)
-    except DamagedEntry as damage:
-        _warn(f"cache entry {entry} is damaged: {damage}; it is discarded and the job runs again")
-        shutil.rmtree(entry, ignore_errors=True)
-        return False
-    with staged(out_dir) as staging:
-        for name in names:
-            shutil.copyfile(entry / name, staging / name)
-        publish(staging, out_dir, names)  # summary.csv last
-    return True
-
-
-def store(cache_dir: Path, key: str, out_dir: Path, names: Sequence[str]) -> None:
-    """Keep a private copy of a finished job's outputs with a manifest of checksums; whole or not at all."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    clean_abandoned_staging([cache_dir], depth=1)
-    entry = cache_dir / key
-    if entry.exists():
-        try:
-            _verified_files(entry, key)
-            return
-        except DamagedEntry:
-            shutil.rmtree(entry, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(), dir=cache_dir))
-    try:
-        files = {}
-        for name in names:
-            shutil.copyfile(out_dir / name, staging / name)
-            files[name] = _sha256(staging / name)
-        _write_json(staging / MANIFEST, {"key": key, "files": files})
-        os.rename(staging, entry)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _summary_problem(path: Path) -> str | None:
-    """Why a job's summary.csv cannot be trusted, or None if it holds every KPI with numbers."""
-    try:
-        summary = pd.read_csv(path)
-    except Exception as error:
-        return f"{SUMMARY} is unreadable ({type(error).__name__})"
-    if list(summary.columns) != SUMMARY_COLUMNS:
-        return f"{SUMMARY} has the wrong columns"
-    if list(summary["kpi"]) != list(KPI_UNITS):
-        return f"{SUMMARY} does not list every KPI"
-    if not pd.api.types.is_numeric_dtype(summary["mean"]):
-        return f"{SUMMARY} has a mean that is not a number"
-    return None
 
 
 def run_job(cfg: DictConfig, out: Path) -> None:
     """One job of a sweep: restored from the cache if it ran before; a failure is written down, not raised."""
-    from .app import _error_text
-
     status: dict[str, Any]
     try:
         if cfg.scenarios:
@@ -211,24 +59,24 @@ def run_job(cfg: DictConfig, out: Path) -> None:
                 try:
                     store(cache, key, out, [path.name for path in written])
                 except OSError as error:
-                    _warn(f"job {out.name}: its results are fine but could not be kept in {cache}: {error.strerror}")
-        problem = _summary_problem(out / SUMMARY)
+                    warn(f"job {out.name}: its results are fine but could not be kept in {cache}: {error.strerror}")
+        problem = summary_problem(out / SUMMARY)
         if problem:
             raise RuntimeError(problem)
-        status = {"status": "ok", "source": source, "key": key, "summary_sha256": _sha256(out / SUMMARY)}
+        status = {"status": "ok", "source": source, "key": key, "summarysha256": sha256(out / SUMMARY)}
         print(f"{out.name}: {source}")
     except KeyboardInterrupt:
-        _write_json(out / STATUS, {"status": "failed", "error": "interrupted"})
+        write_json(out / STATUS, {"status": "failed", "error": "interrupted"})
         if multiprocessing.parent_process() is None:
             raise  # jobs run in this process: Ctrl-C stops the sweep
         return  # a launcher's worker: the command itself reports the interruption
     except Exception as error:  # recorded for the gathered table; the other jobs go on
-        message = str(error) if isinstance(error, ConfigError) else _error_text(error)
+        message = str(error) if isinstance(error, ConfigError) else error_text(error)
         status = {"status": "failed", "error": f"{type(error).__name__}: {message}"}
         print(f"simservice: job {out.name} failed: {message}", file=sys.stderr)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        _write_json(out / STATUS, status)
+        write_json(out / STATUS, status)
     except OSError as error:
         print(f"simservice: job {out.name}: cannot write {STATUS}: {error.strerror}", file=sys.stderr)
 
@@ -244,9 +92,9 @@ def job_status(job_dir: Path) -> tuple[str, str]:
     if status.get("status") != "ok":
         return "failed", str(status.get("error", "failed"))
     summary = job_dir / SUMMARY
-    if not summary.is_file() or _sha256(summary) != status.get("summary_sha256"):
+    if not summary.is_file() or sha256(summary) != status.get("summarysha256"):
         return "failed", f"{SUMMARY} is missing or was changed after the job wrote it"
-    problem = _summary_problem(summary)
+    problem = summary_problem(summary)
     return ("failed", problem) if problem else ("ok", "")
 
 
@@ -326,7 +174,7 @@ def _label(value: Any) -> str:
 
 def sweep_figure(table: pd.DataFrame, kpi: str, scenario: str = ""):
     """The chosen KPI over the swept settings: a line with intervals for one setting, a heat map for two."""
-    from .figures import new_figure
+    from simservice.reporting.figures import new_figure
 
     ok = table[(table["status"] == "ok") & (table["kpi"] == kpi)]
     settings = [c for c in table.columns if c not in TABLE_COLUMNS]
@@ -406,7 +254,7 @@ class GatherSweep(Callback):
                 save_figure(sweep_figure(table, kpi, scenario), staging / figure)
                 publish(staging, sweep_dir, [figure])
         except Exception as error:
-            _warn(f"{figure} could not be drawn ({type(error).__name__}: {error}); the table is complete")
+            warn(f"{figure} could not be drawn ({type(error).__name__}: {error}); the table is complete")
             figure = ""
         jobs = table["job"].nunique()
         failed = table[table["status"] == "failed"]

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import ASSESSMENT_LIMIT_DAYS
-from .pathway import AWAITING_LONG_TERM, AWAITING_TRIAGE, REFERRED, STATES, UNALLOCATED, URGENT
-from .workforce import AGENCY, NEWLY_QUALIFIED, PERMANENT
+from simservice.config import ASSESSMENT_LIMIT_DAYS
+from simservice.model.pathway import AWAITING_LONG_TERM, AWAITING_TRIAGE, REFERRED, STATES, UNALLOCATED, URGENT
+from simservice.model.workforce import AGENCY, NEWLY_QUALIFIED, PERMANENT
 
 if TYPE_CHECKING:
-    from .model import Service
+    from simservice.model.service import Service
 
 #: What the morning count records each working day.
 DAILY_COLUMNS = (

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import simpy
 
-from .config import ASSESSMENT_LIMIT_DAYS, Config
-from .demand import Workload
-from .streams import ReferralStreams, return_key
+from simservice.config import ASSESSMENT_LIMIT_DAYS, Config
+from simservice.model.demand import Workload
+from simservice.model.streams import ReferralStreams, return_key
 
 if TYPE_CHECKING:
-    from .workforce import Worker
+    from simservice.model.workforce import Worker
 
 # Where a referral is: every referral is in exactly one of these at any time.
 REFERRED = "referred"  # only as the "from" of a referral's first move

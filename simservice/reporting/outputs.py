@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .runner import Results
+from simservice.reporting.results import Results
 
 #: What each file holds; README.md documents them for users.
 FILES = {
@@ -131,7 +131,7 @@ def save_figure(fig, path: Path) -> None:
 
 def write_outputs(results: Results, out_dir: Path) -> list[Path]:
     """Write every output into ``out_dir``; ``summary.csv`` lands last, so its presence means the run is whole."""
-    from . import figures  # matplotlib is loaded only when a run draws
+    from simservice.reporting import figures  # matplotlib is loaded only when a run draws
 
     out_dir = Path(out_dir)
     title, run = results.config.service.name, results.config.run

@@ -8,13 +8,13 @@ import math
 import numpy as np
 import simpy
 
-from .config import Config
-from .demand import monthly_rates, referral_days, scenario_rates
-from .pathway import ALLOCATED, Case, PastReferral, Pathway, Team
-from .policies import dated_changes
-from .records import MorningCount, ReplicationResult, replication_result
-from .streams import ReferralStreams, Streams, referral_key, referral_keys
-from .workforce import Worker, Workforce
+from simservice.config import Config
+from simservice.model.demand import monthly_rates, referral_days, scenario_rates
+from simservice.model.pathway import ALLOCATED, Case, PastReferral, Pathway, Team
+from simservice.model.policies import dated_changes
+from simservice.model.records import MorningCount, ReplicationResult, replication_result
+from simservice.model.streams import ReferralStreams, Streams, referral_key, referral_keys
+from simservice.model.workforce import Worker, Workforce
 
 
 class Service:
@@ -45,7 +45,7 @@ class Service:
         self.env.process(self._referrals())
         self.env.process(self._working_days())
         if config.changes:
-            self.env.process(dated_changes(self, config.changes_in_order))
+            self.env.process(dated_changes(self))
 
     @property
     def workers(self) -> list[Worker]:

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Config
-from .kpis import KPI_UNITS, mean_ci
-from .outputs import format_number as _fmt
-from .outputs import publish, save_figure, staged, write_outputs
-from .runner import Results, run_scenario
+from simservice.config import Config
+from simservice.reporting.kpis import KPI_UNITS, mean_ci
+from simservice.reporting.outputs import format_number as _fmt
+from simservice.reporting.outputs import publish, save_figure, staged, write_outputs
+from simservice.reporting.results import Results
+from simservice.runs.replications import run_scenario
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def compare(scenarios: dict[str, Config], progress: bool | None = None) -> Compa
 
 def write_comparison(comparison: Comparison, out_dir: Path) -> None:
     """Each scenario's files in a folder of its own, then the overlays, then ``comparison.csv`` last."""
-    from . import figures  # matplotlib is loaded only when a comparison draws
+    from simservice.reporting import figures  # matplotlib is loaded only when a comparison draws
 
     out_dir = Path(out_dir)
     for name, result in comparison.results.items():

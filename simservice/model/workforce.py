@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import simpy
 
-from .config import Config, WorkforceConfig
-from .pathway import Diary
-from .streams import Streams
+from simservice.config import Config, WorkforceConfig
+from simservice.model.pathway import Diary
+from simservice.model.streams import Streams
 
 if TYPE_CHECKING:
-    from .pathway import Case, Pathway
+    from simservice.model.pathway import Case, Pathway
 
 PERMANENT, NEWLY_QUALIFIED, AGENCY = "permanent", "newly_qualified", "agency"
 

@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from .config import RunConfig
-from .records import ReplicationResult
-from .t_table import T_975
+from simservice.config import RunConfig
+from simservice.model.records import ReplicationResult
+from simservice.reporting.t_table import T_975
 
 #: Every KPI a run reports, in the order it reports them, with its unit.
 KPI_UNITS = {

@@ -1,0 +1,100 @@
+"""Hydra glue: the configs in ``conf/`` composed on the schema, and turned into frozen parameters.
+
+Everything Hydra- or OmegaConf-specific that the rest of the package needs lives
+here, through their public APIs only; ``config.py`` says what the settings are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from simservice.config import Config, incomplete, require
+from simservice.reporting.kpis import KPI_UNITS
+
+_OMEGACONF_DETAIL = ("full_key:", "reference_type=", "object_type=")
+
+
+@dataclass(frozen=True)
+class AppConfig(Config):
+    """What the command composes: a scenario, plus the scenarios to compare it with and the KPI to plot."""
+
+    scenarios: Dict[str, Any] = field(default_factory=dict)
+    sweep_kpi: str = "unallocated_mean"
+    cache_dir: Optional[str] = "multirun/.cache"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if incomplete(self):
+            return
+        require(self.sweep_kpi in KPI_UNITS, "sweep_kpi", self.sweep_kpi, "must be one of the KPIs in summary.csv")
+
+
+def _thaw(node: DictConfig) -> DictConfig:
+    """Let Hydra merge overrides into the schema: OmegaConf marks frozen dataclasses read-only."""
+    OmegaConf.set_readonly(node, None)
+    for key in node:
+        if not OmegaConf.is_missing(node, key) and OmegaConf.is_dict(node[key]):
+            _thaw(node[key])
+    return node
+
+
+def register_configs() -> None:
+    """Put the schema in Hydra's ConfigStore, so every YAML in ``conf/`` is checked against it."""
+    from hydra.core.config_store import ConfigStore
+
+    schema = _thaw(OmegaConf.structured(AppConfig))
+    OmegaConf.set_struct(schema.scenarios, False)  # scenarios are named by the user: 'scenarios={a:{},b:{...}}'
+    ConfigStore.instance().store(name="simservice_schema", node=schema)
+
+
+def conf_dir() -> Path:
+    """The folder of Hydra configs: inside the installed package, or ``conf/`` beside it in a clone."""
+    packaged = Path(__file__).parent / "conf"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "conf"
+
+
+def compose(overrides: Sequence[str] = (), config_name: str = "config", hydra: bool = False) -> DictConfig:
+    """Compose the configs in ``conf/`` with command-line style overrides, as the app does (``hydra``: with its own)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=hydra)
+
+
+def load_config(overrides: Sequence[str] = (), config_name: str = "config") -> Config:
+    """The frozen parameters of a scenario: the default with ``overrides`` such as ``["service.teams=3"]``."""
+    return to_config(compose(overrides, config_name))
+
+
+def to_config(cfg: DictConfig) -> Config:
+    """Turn a composed Hydra config into frozen parameters, checking every value's range."""
+    app = OmegaConf.to_object(cfg)
+    if not isinstance(app, Config):
+        raise TypeError(f"expected a config composed on the simservice schema, got {type(app).__name__}")
+    return model_config(app)
+
+
+def model_config(app: Config) -> Config:
+    """The model's parameters alone, without what only the command needs."""
+    return Config(**{f.name: getattr(app, f.name) for f in dataclasses.fields(Config)})
+
+
+def error_text(error: BaseException) -> str:
+    """The first line of what went wrong, from the innermost OmegaConf error if there is one."""
+    cause = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    text = str(cause) or type(cause).__name__
+    text = text.split("Config search path")[0]
+    lines = [line.strip() for line in text.splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith(_OMEGACONF_DETAIL))

@@ -1,0 +1,1 @@
+"""What a run reports: KPIs from the records, the output files and the figures."""

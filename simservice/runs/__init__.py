@@ -1,0 +1,1 @@
+"""Running experiments: replications, paired comparisons of scenarios, sweeps and their cache."""
