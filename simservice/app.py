@@ -27,7 +27,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from simservice.config import PAIRING, Config, ConfigError
-from simservice.hydra_config import compose, conf_dir, error_text, register_configs, to_config
+from simservice.hydra_config import compose, conf_dir, error_text, register_configs, to_config, without_hydra
 from simservice.reporting.outputs import OWNER, claim, claim_new, clean_abandoned_staging, format_summary, write_outputs
 from simservice.runs.budget import memory_check, output_bytes
 from simservice.runs.comparison import compare, format_differences, write_comparison
@@ -201,20 +201,17 @@ def plan(
     if problem:
         raise Refused(problem)
     search = [f"hydra.searchpath=[{_quoted('file://' + str(Path(config_dir).resolve()))}]"] if config_dir else []
-    try:
-        hydra_config = compose(search, config_name, hydra=True).hydra
-    except Exception as error:
-        raise Refused(f"--config-name={config_name}: {error_text(error)}") from error
-    jobs = count_jobs(hydra_config.sweeper.get("params"), mine) if multirun else 1
-    processes = min(jobs, _sweep_processes(overrides)) if multirun else 1
-    disk, cache = 0.0, None
-    for case in cases:
+    jobs, processes, disk, cache = 1, 1, 0.0, None
+    for number, case in enumerate(cases):
         try:
-            composed = compose([*case, *search], config_name)
+            composed = compose([*case, *search], config_name, hydra=multirun and number == 0)
+            if multirun and number == 0:  # the sweep's own settings (hydra.sweeper.params) come with it
+                jobs = count_jobs(composed.hydra.sweeper.get("params"), mine)
+                processes = min(jobs, _sweep_processes(overrides))
+                composed = without_hydra(composed)
             if multirun and composed.scenarios:
-                raise ConfigError(
-                    "scenarios", list(composed.scenarios), "a sweep runs single scenarios: compare without -m"
-                )
+                single = "a sweep runs single scenarios: compare without -m"
+                raise ConfigError("scenarios", list(composed.scenarios), single)
             configs = list(scenario_configs(composed).values()) if composed.scenarios else [to_config(composed)]
             memory_check(configs, processes)
         except ConfigError as error:
@@ -222,6 +219,8 @@ def plan(
         except Exception as error:
             if interrupted(error):
                 raise KeyboardInterrupt from error
+            if _fails_alone(search, config_name):
+                raise Refused(f"--config-name={config_name}: {error_text(error)}") from error
             culprit = next((o for o in case if _fails_alone([o, *search], config_name)), " ".join(mine))
             raise Refused(f"{culprit}: {error_text(error)}") from error
         disk = max(disk, sum(output_bytes(config) for config in configs))

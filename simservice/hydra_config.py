@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from simservice.config import Config, incomplete, require
 from simservice.reporting.kpis import KPI_UNITS
@@ -45,9 +45,11 @@ def _thaw(node: DictConfig) -> DictConfig:
 
 
 def register_configs() -> None:
-    """Put the schema in Hydra's ConfigStore, so every YAML in ``conf/`` is checked against it."""
+    """Put the schema in Hydra's ConfigStore, so every YAML in ``conf/`` is checked against it (once a process)."""
     from hydra.core.config_store import ConfigStore
 
+    if "simservice_schema.yaml" in ConfigStore.instance().list("/"):
+        return
     schema = _thaw(OmegaConf.structured(AppConfig))
     OmegaConf.set_struct(schema.scenarios, False)  # scenarios are named by the user: 'scenarios={a:{},b:{...}}'
     ConfigStore.instance().store(name="simservice_schema", node=schema)
@@ -69,6 +71,14 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config", hydra: b
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=hydra)
+
+
+def without_hydra(cfg: DictConfig) -> DictConfig:
+    """A composed config without Hydra's own settings: the scenario alone."""
+    scenario = cfg.copy()
+    with open_dict(scenario):
+        scenario.pop("hydra", None)
+    return scenario
 
 
 def load_config(overrides: Sequence[str] = (), config_name: str = "config") -> Config:
