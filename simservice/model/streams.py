@@ -15,14 +15,16 @@ False
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 
 import numpy as np
 
 _BLOCK = 1024
 
 
+@cache
 def stream_key(name: str) -> int:
-    """A stable 64-bit number for a stream's name (Python's hash() changes between runs)."""
+    """A stable 64-bit number for a stream's name (Python's hash() changes between runs); worked out once."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
 
 
