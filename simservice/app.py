@@ -163,8 +163,9 @@ def _check_hydra_overrides(overrides: Sequence[str]) -> str | None:
     for override in OverridesParser.create().parse_overrides(list(overrides)):
         key = override.get_key_element().lstrip("+~")
         if key.startswith(WHERE_FILES_GO):
+            value = override.get_value_element_as_str()
             return (
-                f"{key}: simservice decides where a run's files go; name a folder with hydra.run.dir or hydra.sweep.dir"
+                f"{key}={value}: simservice decides where files go; name a folder with hydra.run.dir or hydra.sweep.dir"
             )
         for value in _values(override):
             if key in FOLDERS and (override.is_sweep_override() or not isinstance(value, str) or not value.strip()
@@ -181,9 +182,6 @@ def _check_hydra_overrides(overrides: Sequence[str]) -> str | None:
 class Plan:
     """What a command will do, worked out before anything runs or is written."""
 
-    multirun: bool
-    jobs: int  # a sweep's jobs; 1 for a run
-    processes: int  # jobs running side by side
     disk_bytes: float  # the files it will write, and a sweep's copies in the cache
     cache_dir: Path | None
 
@@ -225,7 +223,7 @@ def plan(
             raise Refused(f"{culprit}: {error_text(error)}") from error
         disk = max(disk, sum(output_bytes(config) for config in configs))
         cache = Path(composed.cache_dir) if composed.cache_dir else None
-    return Plan(multirun, jobs, processes, disk * (2 * jobs if multirun else 1), cache)
+    return Plan(disk * (2 * jobs if multirun else 1), cache)
 
 
 def check_overrides(

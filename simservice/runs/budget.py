@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 
 from simservice.config import Config, ConfigError
+from simservice.model.demand import scenario_rates
 from simservice.runs.replications import workers_for
 
 #: Memory a process needs before it simulates anything (Python, numpy, pandas, SimPy, Hydra), bytes.
@@ -30,13 +31,8 @@ EVENT_BYTES = 1.5e3
 
 def expected_referrals(config: Config) -> float:
     """Referrals a replication sees, re-referrals and the starting state included: the driver of its memory."""
-    from simservice.model.demand import scenario_rates
-
-    demand, service, run = config.demand, config.service, config.run
-    returning = max(
-        [demand.rereferral_probability]
-        + [c.value for c in config.changes if c.setting == "demand.rereferral_probability"]
-    )
+    service, run = config.service, config.run
+    returning = max(d.rereferral_probability for d in [config.demand, *(m.config.demand for m in config.timeline())])
     outside = float(scenario_rates(config).sum()) * run.days_per_month
     starting = service.teams * (
         service.workers_per_team * service.initial_caseload + service.initial_unallocated_per_team
@@ -68,24 +64,29 @@ def _per_replication(config: Config) -> float:
     return expected_referrals(config) * per_referral + run.horizon_days * DAY_BYTES + posts * per_post
 
 
-def memory_needed(configs: Sequence[Config], processes: int = 1) -> float:
-    """An upper estimate of peak memory, bytes: scenarios run in turn, all results kept, ``processes`` at once."""
+def memory_needed(configs: Sequence[Config], processes: int = 1, sizes: Sequence[float] | None = None) -> float:
+    """An upper estimate of peak memory, bytes: scenarios run in turn, all results kept, ``processes`` at once.
+
+    ``sizes`` are the scenarios' bytes a replication, when already worked out.
+    """
+    sizes = [_per_replication(c) for c in configs] if sizes is None else sizes
     parallel = max(processes, *(workers_for(c.run.jobs, c.run.replications) for c in configs))
-    running = parallel * (PROCESS_BYTES + max(_per_replication(c) for c in configs))
-    kept = processes * sum(c.run.replications * _per_replication(c) for c in configs)
+    running = parallel * (PROCESS_BYTES + max(sizes))
+    kept = processes * sum(c.run.replications * size for c, size in zip(configs, sizes, strict=True))
     return running + kept
 
 
 def memory_check(configs: Sequence[Config], processes: int = 1) -> None:
     """Refuse, with one line naming what to change, a run that would not fit in this machine's memory."""
-    need, free = memory_needed(configs, processes), free_memory()
+    sizes = [_per_replication(c) for c in configs]  # reads any counts file once
+    need, free = memory_needed(configs, processes, sizes), free_memory()
     if need <= free:
         return
     run = configs[0].run
     serial = [dataclasses.replace(c, run=dataclasses.replace(c.run, jobs=1)) for c in configs]
-    if processes > 1 and memory_needed(configs, 1) <= free:
+    if processes > 1 and memory_needed(configs, 1, sizes) <= free:
         setting, value, change = "hydra.launcher.n_jobs", processes, "run fewer sweep jobs at once"
-    elif memory_needed(serial, processes) <= free:
+    elif memory_needed(serial, processes, sizes) <= free:
         setting, value, change = "run.jobs", run.jobs, "run fewer replications at once"
     else:
         setting, value, change = "run.replications", run.replications, "ask for fewer replications, years or referrals"

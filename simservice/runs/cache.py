@@ -18,6 +18,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,9 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@cache
 def _code_fingerprint() -> str:
-    """A hash of the model's source and the libraries that draw its numbers: results never outlive either."""
+    """A hash of the model's source and the libraries that draw its numbers (read once a process)."""
     import numpy
     import simpy
 
