@@ -26,7 +26,9 @@ WORKLOAD_DISTRIBUTIONS = ("lognormal", "exponential")
 #: When teams are cut: their workers join the remaining teams, or their posts go.
 TEAM_CUTS = ("redeploy", "delete_posts")
 #: The groups whose settings may change at a date within a run.
-CHANGEABLE = ("service", "demand", "policy", "workforce")
+CHANGEABLE = ("service", "demand", "policy", "workforce", "managers", "coping")
+#: What slips first when a manager's time runs short.
+FIRST_TO_SLIP = ("supervision", "sign_off")
 #: A century of working days: the longest span any delay or duration may be set to (longer than any career).
 CENTURY_DAYS = 25_300
 
@@ -192,6 +194,9 @@ class ServiceConfig(Checked):
     name: str = MISSING
     teams: int = setting(1, 500, whole=True, on_change="reorganise_teams")
     workers_per_team: int = setting(1, 100, whole=True, on_change="resize_teams")
+    team_posts: Optional[List[int]] = setting(
+        0, 100, default=None, nullable=True, each=True, whole=True, on_change="resize_teams"
+    )
     team_shares: Optional[List[float]] = setting(
         0, 1, default=None, nullable=True, each=True, on_change="reorganise_teams"
     )
@@ -217,6 +222,20 @@ class ServiceConfig(Checked):
                 f"must list one share per team ({self.teams} values) or be null for equal shares",
             )
             require(abs(sum(shares) - 1.0) < 1e-6, "service.team_shares", shares, "must add up to 1")
+        if self.team_posts is not None:
+            posts = list(self.team_posts)
+            require(
+                len(posts) >= self.teams,
+                "service.team_posts",
+                posts,
+                f"must list the posts of each of the {self.teams} teams, or be null for workers_per_team each",
+            )
+
+    def posts_in(self, team: int) -> int:
+        """The establishment of one team: its entry of ``team_posts`` (a team past the list: ``workers_per_team``)."""
+        if self.team_posts is None or team >= len(self.team_posts):
+            return self.workers_per_team
+        return int(self.team_posts[team])
 
     @property
     def casework_hours_per_fte_day(self) -> float:
@@ -340,6 +359,9 @@ class WorkforceConfig(Checked):
     stress_recovery_days: float = setting(0, CENTURY_DAYS, low_open=True)
     stress_productivity_effect: float = share()
     burnout_threshold: float = share(low_open=True)
+    # A restructure (teams cut or opened) unsettles staff: leaving is raised for a while.
+    restructure_leaving_effect: float = setting(0, 100, default=0.0)
+    restructure_unsettled_days: float = setting(0, CENTURY_DAYS, default=0.0)
 
     def check_together(self) -> None:
         starting = self.start_agency_share + self.start_newly_qualified_share + self.start_vacant_share
@@ -354,6 +376,88 @@ class WorkforceConfig(Checked):
             "workforce.stress_full_share",
             self.stress_full_share,
             f"must be above workforce.stress_from_share ({self.stress_from_share})",
+        )
+
+
+@dataclass(frozen=True)
+class ManagersConfig(Checked):
+    """Team managers: a post per team, and a week shared between allocation, sign-off, supervision and the rest."""
+
+    GROUP = "managers"
+
+    # null: managers have unlimited time (sign-off instant, supervision always given): the model without managers.
+    hours_per_week: Optional[float] = setting(0, 168, low_open=True, nullable=True)
+    other_duties_share: float = share(high_open=True)
+    allocation_hours: float = setting(0, 100)
+    sign_off_hours: float = setting(0, 100, low_open=True)
+    supervision_hours_per_worker_month: float = setting(0, 100)
+    first_to_slip: str = setting(choices=FIRST_TO_SLIP)
+    missed_supervision_stress: float = share()
+    # The manager post: leaving, notice, recruitment, interim cover, and what a team gets with nobody in post.
+    leaving_per_year: float = setting(0, _PER_YEAR)
+    notice_days: float = setting(0, CENTURY_DAYS)
+    recruitment_days: float = setting(0, CENTURY_DAYS, low_open=True)
+    interim_allowed: bool = setting()
+    interim_start_days: float = setting(0, CENTURY_DAYS)
+    leaving_per_year_interim: float = setting(0, _PER_YEAR)
+    vacant_cover_share: float = share()
+
+    @property
+    def unlimited(self) -> bool:
+        return self.hours_per_week is None
+
+
+@dataclass(frozen=True)
+class CopingConfig(Checked):
+    """How a service under pressure copes; each response can be switched off.
+
+    Pressure is the unallocated backlog per case-holding post above ``pressure_from_per_post``.
+    """
+
+    GROUP = "coping"
+
+    pressure_from_per_post: float = setting(0, 1_000)
+    # Thresholds rise: more referrals closed at the front door, and those children come back more often.
+    thresholds_rise: bool = setting()
+    threshold_rise_per_pressure: float = share()
+    threshold_max_extra: float = share()
+    raised_threshold_rereferral: float = setting(0, 0.95)
+    # Caseload creep: the over-cap ceiling rises with the team's pressure, up to a hard maximum.
+    caseload_creep: bool = setting()
+    creep_cases_per_pressure: float = setting(0, 1_000)
+    creep_max_caseload: int = setting(1, 1_000, whole=True)
+    # Agency surge: a team's sustained backlog brings agency workers above establishment for a while.
+    agency_surge: bool = setting()
+    surge_trigger_pressure: float = setting(0, 1_000)
+    surge_after_days: float = setting(0, CENTURY_DAYS)
+    surge_workers_per_team: int = setting(0, 100, whole=True)
+    surge_days: float = setting(0, CENTURY_DAYS, low_open=True)
+    # Unpaid hours: above a manageable caseload workers work longer, at a cost in stress.
+    unpaid_hours: bool = setting()
+    unpaid_share_per_case_over: float = setting(0, 10)
+    unpaid_max_share: float = share()
+    unpaid_stress: float = setting(0, 10)
+    # Rushed assessments: near the deadline with a high caseload, hours are cut short.
+    rushed_assessments: bool = setting()
+    rush_days_before_deadline: float = setting(0, 1_000)
+    rush_from_caseload_share: float = setting(0, 10)
+    rush_hours_cut_share: float = share(high_open=True)
+    # Triage capacity: the front door works harder when its backlog grows.
+    triage_surge: bool = setting()
+    triage_surge_trigger_days: float = setting(0, 1_000)
+    triage_surge_share: float = setting(0, 10)
+
+    @property
+    def any_on(self) -> bool:
+        return any(
+            (
+                self.thresholds_rise,
+                self.caseload_creep,
+                self.agency_surge,
+                self.unpaid_hours,
+                self.rushed_assessments,
+                self.triage_surge,
+            )
         )
 
 
@@ -446,6 +550,8 @@ class Config:
     demand: DemandConfig = field(default_factory=DemandConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     workforce: WorkforceConfig = field(default_factory=WorkforceConfig)
+    managers: ManagersConfig = field(default_factory=ManagersConfig)
+    coping: CopingConfig = field(default_factory=CopingConfig)
     run: RunConfig = field(default_factory=RunConfig)
     changes: List[ChangeConfig] = field(default_factory=list)
 
@@ -495,13 +601,15 @@ _GROUPS: dict[str, type] = {
     "demand": DemandConfig,
     "policy": PolicyConfig,
     "workforce": WorkforceConfig,
+    "managers": ManagersConfig,
+    "coping": CopingConfig,
 }
 
 
 def limits_table() -> str:
     """Every setting with a declared range, as the Markdown table the README shows."""
     rows = ["| setting | allowed |", "|---|---|"]
-    groups = [ServiceConfig, DemandConfig, PolicyConfig, WorkforceConfig, RunConfig]
+    groups = [ServiceConfig, DemandConfig, PolicyConfig, WorkforceConfig, ManagersConfig, CopingConfig, RunConfig]
     for group in groups:
         for f in dataclasses.fields(group):
             limits = f.metadata.get("limits")

@@ -6,9 +6,13 @@ in the replication's event log when ``run.event_log`` is on, and counted in runn
 totals (time-weighted queue and caseloads, every wait in the queue) either way::
 
     referred -> awaiting_triage -> closed_at_front_door
-                                -> unallocated -> allocated -> completed (not in need)
-                                       ^             |      -> awaiting_long_term_team -> completed
-                                       +-- transfer -+
+                                -> unallocated -> allocated -> awaiting_sign_off -> completed (not in need)
+                                       ^             |                           -> awaiting_long_term_team
+                                       +-- transfer -+                                  -> completed
+
+An assessment counts as completed when its team manager signs it off; with
+managers of unlimited time (``managers.hours_per_week=null``) sign-off is instant
+and a case goes straight from ``allocated`` to its outcome.
 
 The workforce asks the pathway to move cases (``transfer_all``, ``redeploy``) and
 tells it when a worker's room changes (``room_for``); it holds no callbacks.
@@ -30,6 +34,7 @@ from simservice.model.demand import Workload
 from simservice.model.streams import ReferralStreams, return_key
 
 if TYPE_CHECKING:
+    from simservice.model.managers import Managers
     from simservice.model.workforce import Worker
 
 # Where a referral is: every referral is in exactly one of these at any time.
@@ -38,9 +43,18 @@ AWAITING_TRIAGE = "awaiting_triage"
 CLOSED_AT_FRONT_DOOR = "closed_at_front_door"
 UNALLOCATED = "unallocated"
 ALLOCATED = "allocated"
+AWAITING_SIGN_OFF = "awaiting_sign_off"  # assessed, waiting for the manager; still on the worker's caseload
 AWAITING_LONG_TERM = "awaiting_long_term_team"  # assessed, still on the assessment worker's caseload
 COMPLETED = "completed"  # assessed: closed, or moved on to a long-term team
-STATES = (AWAITING_TRIAGE, CLOSED_AT_FRONT_DOOR, UNALLOCATED, ALLOCATED, AWAITING_LONG_TERM, COMPLETED)
+STATES = (
+    AWAITING_TRIAGE,
+    CLOSED_AT_FRONT_DOOR,
+    UNALLOCATED,
+    ALLOCATED,
+    AWAITING_SIGN_OFF,
+    AWAITING_LONG_TERM,
+    COMPLETED,
+)
 
 URGENT, STANDARD = 0, 1
 
@@ -48,7 +62,7 @@ NOT_IN_NEED = "not_in_need"
 PLAN = "child_in_need_or_protection_plan"
 
 #: Why a case moved when a worker's cases are handed on.
-TRANSFER_REASONS = ("resigned", "agency_left", "agency_replaced", "post_deleted", "sickness")
+TRANSFER_REASONS = ("resigned", "agency_left", "agency_replaced", "post_deleted", "sickness", "surge_ended")
 
 
 class Move(NamedTuple):
@@ -115,6 +129,9 @@ class Case:
         "referral_number",
         "previous_referral",
         "moved_on",
+        "assessed",
+        "raised_threshold",
+        "rushed_hours",
     )
 
     def __init__(self, case_id, key, referred, initial=False, referral_number=1, previous_referral=math.nan):
@@ -139,6 +156,9 @@ class Case:
         self.referral_number = referral_number
         self.previous_referral = previous_referral  # day of this child's previous referral
         self.moved_on = math.nan  # day the child left the assessment worker's caseload
+        self.assessed = math.nan  # day the casework and its minimum days were done (before sign-off)
+        self.raised_threshold = False  # closed at the front door only because thresholds had risen
+        self.rushed_hours = 0.0  # hours the assessment needed and did not get, because it was rushed
 
     @property
     def outcome(self) -> str | None:
@@ -152,10 +172,11 @@ class Case:
 class PastReferral:
     """A child referred before the run began, known only by what a re-referral needs."""
 
-    __slots__ = ("key", "referral_number", "referred", "return_draw", "return_delay")
+    __slots__ = ("key", "referral_number", "referred", "return_draw", "return_delay", "raised_threshold")
 
     def __init__(self, key: int, referred: float, draws: list[float]):
         self.key, self.referral_number, self.referred = key, 1, referred
+        self.raised_threshold = False
         self.return_draw, self.return_delay = draws[RETURNS], -math.log(draws[RETURN_DELAY])
 
 
@@ -302,13 +323,15 @@ class Team:
         self.set_policy(cap, override_after, ceiling)
         self.workers: list[Worker] = []  # owned by the workforce
         self.queue: list[Waiting] = []  # a heap
+        self.waiting = Level()  # the queue's length over time
+        self.waiting_before = 0.0  # its integral at the end of the warm-up
         self._by_load: list[Ranked] = []  # a heap: the fewest cases first
 
     def set_policy(self, cap: int | None, override_after: float | None, ceiling: int) -> None:
         """The caseload cap and the over-cap override; a dated change can move them."""
         self.cap = cap if cap is not None else math.inf
         self.override_after = override_after
-        self.ceiling = max(ceiling, cap or 0)
+        self.base_ceiling = self.ceiling = max(ceiling, cap or 0)  # caseload creep can raise the ceiling
 
     def refresh(self, worker: Worker) -> None:
         """A worker's caseload or availability changed: their place in the least-loaded order follows."""
@@ -358,6 +381,9 @@ class Pathway:
         ]
         self.route()
         self.front_door = FrontDoor(env, service.triage_per_day, self)
+        self.managers: Managers | None = None  # set by the service
+        self.closure_share = policy.front_door_closure_share  # raised by coping when thresholds rise
+        self.deadline_checks = Diary(env, self._near_deadline)  # cases to look at just before their deadline
         # The record of the run: the event log (when asked), transfers, and running totals.
         self.events: list[Move] | None = [] if config.run.event_log else None
         self.transfer_log: list[tuple[float, int, int, int, str]] = []  # (day, case, from, to or -1, reason)
@@ -394,6 +420,8 @@ class Pathway:
             holder.drop(case)
             self.teams[holder.team].refresh(holder)
             self.held.change(now, -1)
+        if source == UNALLOCATED:
+            self.teams[case.team].waiting.change(now, -1)
         if source != target:
             if source != REFERRED:
                 self.in_state[source] -= 1
@@ -409,6 +437,8 @@ class Pathway:
         case.worker = new
         if team is not None:
             case.team = team
+        if target == UNALLOCATED:
+            self.teams[case.team].waiting.change(now, 1)
         case.epoch += 1
         if self.events is not None:
             self.events.append(Move(now, case.id, source, target, -1 if new is None else new, reason))
@@ -420,6 +450,9 @@ class Pathway:
             if target == ALLOCATED:
                 if case.allocated != case.allocated:  # the first allocation (NaN before)
                     case.allocated = now
+                    if self._rushing:
+                        check = case.deadline - self.config.coping.rush_days_before_deadline
+                        self.deadline_checks.add(max(now, check), (case, case.epoch))
                 worker.take(case)
             else:
                 worker.hold(case)
@@ -432,6 +465,8 @@ class Pathway:
         now = self.env.now
         self.queue_area_before = self.queue.area_at(now)
         self.held_area_before = self.held.area_at(now)
+        for team in self.teams:
+            team.waiting_before = team.waiting.area_at(now)
 
     def _left_queue(self, case: Case, now: float) -> None:
         wait = now - case.queued_since
@@ -482,9 +517,13 @@ class Pathway:
         self.front_door.refer(case)
 
     def closed(self, case: Case | PastReferral) -> None:
-        """A child's involvement ends; some come back later (re-referral), as their own draws say."""
+        """A child's involvement ends; some come back later (re-referral), as their own draws say.
+
+        A child closed only because thresholds had risen comes back more often.
+        """
         demand = self.demand
-        if case.return_draw < demand.rereferral_probability:
+        p = self.config.coping.raised_threshold_rereferral if case.raised_threshold else demand.rereferral_probability
+        if case.return_draw < p:
             self.returns.add(self.env.now + demand.rereferral_mean_days * case.return_delay, case)
 
     def rerefer(self, previous: Case | PastReferral) -> None:
@@ -496,8 +535,9 @@ class Pathway:
     def decide(self, case: Case) -> None:
         """The front door's decision: close (no further action, early help) or send to the area's team."""
         case.decided = self.env.now
-        if case.front_door_draw < self.config.policy.front_door_closure_share:
-            self.move(case, CLOSED_AT_FRONT_DOOR, "front_door")
+        if case.front_door_draw < self.closure_share:
+            case.raised_threshold = case.front_door_draw >= self.config.policy.front_door_closure_share
+            self.move(case, CLOSED_AT_FRONT_DOOR, "raised_threshold" if case.raised_threshold else "front_door")
             self.closed_at_front_door.append(case)
             self.closed(case)
             return
@@ -527,6 +567,8 @@ class Pathway:
             if worker is None:
                 return
             self.move(heappop(queue).case, ALLOCATED, "allocated", worker=worker)
+            if self.managers is not None:
+                self.managers.allocated(team.id)
 
     def room_for(self, worker: Worker) -> None:
         """Someone joined, came back, went off or gained room: the team's order follows, and it allocates."""
@@ -549,6 +591,8 @@ class Pathway:
                 break
             entry.case.over_cap = worker.load >= team.cap * worker.cap_share
             self.move(entry.case, ALLOCATED, "over_cap", worker=worker)
+            if self.managers is not None:
+                self.managers.allocated(team.id)
             taken.add(entry.case_id)
         if taken:
             team.queue = [entry for entry in team.queue if entry.case_id not in taken]
@@ -569,8 +613,19 @@ class Pathway:
             self._complete(case)
 
     def _complete(self, case: Case) -> None:
-        """An assessment is completed: the child is closed or waits for a long-term team."""
+        """The casework is done: the manager signs it off (at once, when managers have unlimited time)."""
+        case.assessed = self.env.now
+        managers = self.managers
+        if managers is None or managers.unlimited:
+            self.signed_off(case)
+            return
         worker = self.staff[case.worker]
+        self.move(case, AWAITING_SIGN_OFF, "assessed", worker=worker)
+        managers.for_team(case.team, self.open_teams).sign_off(case)
+
+    def signed_off(self, case: Case) -> None:
+        """An assessment is completed: the child is closed or waits for a long-term team."""
+        worker = None if case.worker is None else self.staff[case.worker]
         case.completed = self.env.now
         self.completed.append(case)
         if case.not_in_need:
@@ -578,11 +633,28 @@ class Pathway:
             self.move(case, COMPLETED, NOT_IN_NEED)
             self.closed(case)
         else:
-            self.move(case, AWAITING_LONG_TERM, PLAN, worker=worker)
+            self.move(case, AWAITING_LONG_TERM, PLAN, worker=worker, team=case.team)
             self.awaiting_long_term[case.id] = case
             # The hand-over is due whoever holds the child by then (a transfer does not restart it).
             self.handovers.add(self.env.now + self.config.service.handover_days, case)
-        self.allocate(self.teams[worker.team])
+        self.allocate(self.teams[case.team if worker is None else worker.team])
+
+    # -- rushed work -------------------------------------------------------------------------------
+    @property
+    def _rushing(self) -> bool:
+        return self.config.coping.rushed_assessments
+
+    def _near_deadline(self, entry: tuple[Case, int]) -> None:
+        """Just before the deadline, a worker holding too many cases cuts the hours still needed short."""
+        case, _ = entry
+        coping = self.config.coping
+        if case.state != ALLOCATED or case.worker is None or not coping.rushed_assessments:
+            return
+        worker = self.staff[case.worker]
+        manageable = self.config.workforce.manageable_caseload * worker.cap_share
+        if worker.absent or worker.load < coping.rush_from_caseload_share * manageable:
+            return
+        worker.rush(case, coping.rush_hours_cut_share)
 
     # -- downstream: the long-term teams -----------------------------------------------------------
     def _handover_due(self, case: Case) -> None:
@@ -627,11 +699,11 @@ class Pathway:
                 self.queue_for(case, team, reason)
             else:
                 self.move(case, ALLOCATED, reason, worker=colleague, team=team.id)
-        for case in held:  # a child waiting for a long-term team stays with someone in the team if possible
+        for case in held:  # an assessed child (awaiting sign-off or a long-term team) stays in the team if possible
             case.transfers += 1
             colleague = team.least_loaded(math.inf)
             self.transfer_log.append((now, case.id, worker.id, -1 if colleague is None else colleague.id, reason))
-            self.move(case, AWAITING_LONG_TERM, reason, worker=colleague, team=team.id)
+            self.move(case, case.state, reason, worker=colleague, team=team.id)
         self.allocate(team)
 
     def redeploy(self, worker: Worker) -> None:
@@ -653,6 +725,7 @@ class Pathway:
             CLOSED_AT_FRONT_DOOR: [case.id for case in self.closed_at_front_door],
             UNALLOCATED: [entry.case_id for team in self.teams for entry in team.queue],
             ALLOCATED: [case_id for worker in staff_in_post for case_id in worker.caseload],
+            AWAITING_SIGN_OFF: [] if self.managers is None else [c.id for m in self.managers.posts for c in m.queue],
             AWAITING_LONG_TERM: list(self.awaiting_long_term),
             COMPLETED: [case.id for case in self.completed if case.state == COMPLETED],
         }

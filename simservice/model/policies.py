@@ -4,7 +4,9 @@ A dated change replaces the service's parameters from that moment; the teams'
 caps, the front door's capacity and the workforce's rules follow at once. A change
 of ``service.teams`` cuts teams (their area and queue go to the remaining teams,
 their posts are redeployed or deleted as ``policy.team_cut`` says) or opens new
-ones with empty posts; ``service.workers_per_team`` adds or deletes posts.
+ones with empty posts and a manager post; ``service.workers_per_team`` or
+``service.team_posts`` adds or deletes posts. A cut team's manager post goes, and
+its agency surge ends; a restructure can unsettle staff for a while.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def adopt(service: Service, moment: Moment) -> None:
     config = service.config = moment.config
     policy = config.policy
     service.workforce.update(config)
+    service.managers.update(config)
+    service.coping.update(config)
     pathway = service.pathway
     pathway.config = config
     for team in pathway.teams:
@@ -52,6 +56,9 @@ def reorganise(service: Service) -> None:
     pathway.route()
     keep = pathway.open_teams
     for cut in cut_teams:
+        service.managers.cut(cut.id, keep[cut.id % len(keep)].id)
+        for post in workforce.surge_posts(cut.id):
+            workforce.end_surge(post)
         pathway.move_queue(cut, keep)
         for post in [p for p in workforce.active_posts if p.team == cut.id]:
             if config.policy.team_cut == "redeploy":
@@ -64,8 +71,11 @@ def reorganise(service: Service) -> None:
         team = Team(len(pathway.teams), policy.caseload_cap, policy.override_after_days, policy.override_ceiling)
         team.workers = workforce.team_workers[workforce.add_team()]
         pathway.teams.append(team)
-        resize(service, team, config.service.workers_per_team)
+        service.managers.add(team.id)
+        resize(service, team, config.service.posts_in(team.id))
     pathway.route()
+    if cut_teams or wanted > len(open_teams):
+        workforce.unsettle()
 
 
 def resize(service: Service, team: Team, posts: int) -> None:
@@ -86,7 +96,7 @@ def _posts_in(service: Service, team: Team) -> int:
 def resize_teams(service: Service) -> None:
     """Every open team to the new number of posts."""
     for team in service.pathway.open_teams:
-        resize(service, team, service.config.service.workers_per_team)
+        resize(service, team, service.config.service.posts_in(team.id))
 
 
 def staff_front_door(service: Service) -> None:

@@ -1,4 +1,4 @@
-"""One replication of the service: the pathway and the workforce on one clock, with named random streams."""
+"""One replication of the service: the pathway, the workforce, the managers and coping on one clock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import numpy as np
 import simpy
 
 from simservice.config import Config
+from simservice.model.coping import Coping
 from simservice.model.demand import monthly_rates, referral_days, scenario_rates
+from simservice.model.managers import Managers
 from simservice.model.pathway import ALLOCATED, Case, PastReferral, Pathway, Team
 from simservice.model.policies import dated_changes
 from simservice.model.records import MorningCount, ReplicationResult, replication_result
@@ -32,6 +34,10 @@ class Service:
         self.workforce = Workforce(self.env, config, streams, self.pathway, staff)
         for team, workers in zip(self.pathway.teams, self.workforce.team_workers, strict=True):
             team.workers = workers
+        self.managers = self.pathway.managers = Managers(
+            self.env, config, streams, self.pathway, self.workforce.team_workers
+        )
+        self.coping = Coping(self, config)
 
         self._arrivals = referral_days(
             scenario_rates(config),
@@ -139,12 +145,14 @@ class Service:
 
     # -- the working day ---------------------------------------------------------------------------
     def _working_days(self):
-        """Each morning the managers review their queues, then a count of where things are.
+        """Each morning the service reads its pressure and copes, the managers review their queues, and a count.
 
         (The workforce has no daily round: its life events are scheduled from their hazards.)
         """
         env, pathway = self.env, self.pathway
+        coping = self.coping
         for day in range(self.days):
+            coping.morning()
             for team in pathway.teams:
                 pathway.review(team)
             self.count.morning(day)

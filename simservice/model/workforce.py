@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import simpy
 
-from simservice.config import Config, WorkforceConfig
+from simservice.config import Config, CopingConfig, WorkforceConfig
 from simservice.model.pathway import Diary
 from simservice.model.streams import Streams
 
@@ -77,6 +77,8 @@ class Worker:
         self.hours_per_day = base_hours_per_day
         self.cap_share = 1.0  # share of the caseload cap this worker may be given
         self.started = env.now
+        self._unpaid: CopingConfig | None = None
+        self._reported_from = 0.0
         self.set_rules(rules)
         self.stress = 0.0  # at stress_since; heading for stress_target at stress_pace
         self.stress_since = env.now
@@ -94,6 +96,11 @@ class Worker:
         self.caseload: dict[int, Case] = {}  # assessments in hand
         self.held: dict[int, Case] = {}  # assessed children waiting for a long-term team
         self.stamp = 0  # bumped when the load or availability changes (the team's least-loaded order)
+        self.unsupported = 0.0  # stress added by supervision missed last month
+        self.unpaid_share = 0.0  # extra hours worked, as a share of the day's hours (coping: unpaid hours)
+        self.unpaid_hours = 0.0  # unpaid hours worked in the reported years
+        self._unpaid_since = env.now
+        self.surge = False  # an agency worker above the establishment
         self.pathway = pathway
         self._work: list[Work] = []  # a heap of the assessments with hours still to do
         self._current: Case | None = None
@@ -134,17 +141,64 @@ class Worker:
         return stress
 
     def feel(self) -> None:
-        """The caseload or absence changed: stress heads for a new level, and the pace of work follows it."""
+        """The caseload, absence or support changed: stress heads for a new level, and the pace of work follows it.
+
+        Above a manageable caseload, a worker may work unpaid hours (``coping.unpaid_hours``), at a cost in stress.
+        """
         stress = self.stress_now()
+        load = len(self.caseload) + len(self.held)
+        unpaid = self.unpaid_share
+        if self._unpaid is not None:
+            unpaid = 0.0
+            if not self.absent:
+                over = load * self._unpaid_per_case - 1.0
+                if over > 0.0:
+                    unpaid = min(self._unpaid_max, self._unpaid_slope * over)
+            if unpaid != self.unpaid_share:
+                self._book_unpaid()
+                self.unpaid_share = unpaid
         if self.absent:
             target = 0.0
         else:
-            target = (len(self.caseload) + len(self.held)) * self._stress_per_case - self._stress_offset
+            target = load * self._stress_per_case - self._stress_offset + self.unsupported
+            if unpaid:
+                target += self._unpaid_stress * unpaid
             target = 0.0 if target < 0.0 else 1.0 if target > 1.0 else target
         self.stress_target = target
         self.stress_pace = self._rise_days if target > stress else self._recovery_days
-        if self._slowing:
-            self.set_hours_per_day(self.base_hours_per_day * (1.0 - self._slowing * round(stress, 1)))
+        if self._slowing or self._unpaid is not None:
+            self.set_hours_per_day(self.base_hours_per_day * (1.0 - self._slowing * round(stress, 1)) * (1.0 + unpaid))
+
+    def _book_unpaid(self) -> None:
+        """Unpaid hours worked since the last change, counted once the warm-up is over."""
+        now = self.env.now
+        start = max(self._unpaid_since, self._reported_from)
+        if self.unpaid_share and now > start:
+            self.unpaid_hours += self.unpaid_share * self.base_hours_per_day * (now - start)
+        self._unpaid_since = now
+
+    def unpaid_hours_reported(self) -> float:
+        """Unpaid hours in the reported years, up to now."""
+        self._book_unpaid()
+        return self.unpaid_hours
+
+    def set_unsupported(self, stress: float) -> None:
+        """Last month's missed supervision adds this much to the stress the worker heads for."""
+        if stress != self.unsupported:
+            self.unsupported = stress
+            self.feel()
+
+    def set_coping(self, coping: CopingConfig, reported_from: float) -> None:
+        """Whether this worker works unpaid hours above a manageable caseload, and how many."""
+        self._reported_from = reported_from
+        if coping.unpaid_hours:
+            self._unpaid = coping
+            self._unpaid_per_case = 1.0 / (self.rules.manageable_caseload * self.cap_share)
+            self._unpaid_slope, self._unpaid_max = coping.unpaid_share_per_case_over, coping.unpaid_max_share
+            self._unpaid_stress = coping.unpaid_stress
+        else:
+            self._unpaid = None
+        self.feel()
 
     def set_rules(self, rules: WorkforceConfig) -> None:
         """The stress settings, worked out once: target = cases x per case - offset, clipped to [0, 1]."""
@@ -155,6 +209,8 @@ class Worker:
         self._rise_days, self._recovery_days = rules.stress_rise_days, rules.stress_recovery_days
         self._slowing = rules.stress_productivity_effect
         self.threshold = rules.burnout_threshold
+        if self._unpaid is not None:
+            self._unpaid_per_case = 1.0 / (rules.manageable_caseload * self.cap_share)
 
     # -- the caseload (the pathway moves cases; the worker keeps their own list) ----------------------
     def take(self, case: Case) -> None:
@@ -178,9 +234,17 @@ class Worker:
         self.feel()
 
     def shelve(self, case: Case) -> None:
-        """An assessment this worker completed: the child stays on the caseload, awaiting a long-term team."""
-        del self.caseload[case.id]
-        self.held[case.id] = case
+        """An assessment this worker completed: the child stays on the caseload (awaiting sign-off or a team)."""
+        if self.caseload.pop(case.id, None) is not None:
+            self.held[case.id] = case
+
+    def rush(self, case: Case, cut_share: float) -> None:
+        """Near the deadline, the hours an assessment still needs are cut short; the shortfall stays on the case."""
+        if self._current is case:
+            self._nudge()  # book the hours worked so far, and look again at the shorter remainder
+        cut = cut_share * case.hours_left
+        case.hours_left -= cut
+        case.rushed_hours += cut
 
     def drop(self, case: Case) -> None:
         """The case leaves this caseload (the pathway moved it on); hours worked on it so far are booked."""
@@ -268,9 +332,13 @@ class Worker:
 
 
 class Post:
-    """A funded social-worker post in a team: held by an employee, covered by agency, or empty."""
+    """A funded social-worker post in a team: held by an employee, covered by agency, or empty.
 
-    __slots__ = ("id", "team", "employee", "agency", "recruiting", "cover_due", "deleted")
+    A surge post is an agency worker above the establishment (``coping.agency_surge``):
+    nobody is recruited to it, and it goes when its worker leaves or the surge ends.
+    """
+
+    __slots__ = ("id", "team", "employee", "agency", "recruiting", "cover_due", "deleted", "surge")
 
     def __init__(self, post_id: int, team: int):
         self.id = post_id
@@ -280,6 +348,7 @@ class Post:
         self.recruiting = False
         self.cover_due = False  # agency cover has been asked for
         self.deleted = False
+        self.surge = False
 
     @property
     def worker(self) -> Worker | None:
@@ -342,16 +411,59 @@ class Workforce:
         self._awaiting_cover: list[Post] = []  # empty posts waiting for room under the agency share
         self._candidates = Diary(env, self._candidate_due)  # candidate times of life events
         self._leaving_per_year = _leaving_rates(self.w)
+        self.unsettled_until = -math.inf  # a restructure raises leaving until then
+        self.surge_workers = 0
         for team in range(service.teams):
             self.add_team()
-            for _ in range(service.workers_per_team):
+            for _ in range(service.posts_in(team)):
                 self.add_post(team, vacant_now=False)
         self._staff_the_posts(streams)
 
     # -- the establishment ------------------------------------------------------------------------
     @property
     def active_posts(self) -> list[Post]:
-        return [post for post in self.posts if not post.deleted]
+        """The establishment: every post not deleted, surge posts apart."""
+        return [post for post in self.posts if not post.deleted and not post.surge]
+
+    def surge_posts(self, team: int | None = None) -> list[Post]:
+        return [p for p in self.posts if p.surge and not p.deleted and (team is None or p.team == team)]
+
+    # -- coping: agency surge and restructures -----------------------------------------------------
+    def add_surge(self, team: int, days: float) -> None:
+        """An agency worker above the establishment, after the agency's start delay, for ``days``."""
+        post = Post(len(self.posts), team)
+        post.surge = True
+        self.posts.append(post)
+        self._streams.append(PostStreams(self._all_streams, post.id))
+        start = self.w.agency_start_days
+        self.env.timeout(start).callbacks.append(lambda _event: self._surge_starts(post))
+        self.env.timeout(start + days).callbacks.append(lambda _event: self.end_surge(post))
+
+    def _surge_starts(self, post: Post) -> None:
+        if post.deleted or post.team >= len(self.pathway.teams) or not self.pathway.teams[post.team].open:
+            post.deleted = True
+            return
+        worker = self._start(post, AGENCY)
+        worker.surge = True
+        self.surge_workers += 1
+        self._begin(worker)
+        self.pathway.room_for(worker)
+
+    def end_surge(self, post: Post) -> None:
+        """The surge is over (or its team was cut): the post goes, and its worker with their cases."""
+        if post.deleted:
+            return
+        post.deleted = True
+        if post.agency is not None:
+            self._leave(post.agency, "surge_ended")
+
+    def unsettle(self) -> None:
+        """A restructure: leaving is raised for a while (``workforce.restructure_leaving_effect``)."""
+        if self.w.restructure_leaving_effect <= 0 or self.w.restructure_unsettled_days <= 0:
+            return
+        self.unsettled_until = self.env.now + self.w.restructure_unsettled_days
+        for worker in self.staff_in_post():
+            self._schedule(worker, LEAVING)  # the highest rate is higher for a while
 
     def add_team(self) -> int:
         self.team_workers.append([])
@@ -393,6 +505,8 @@ class Workforce:
         hours = config.service.casework_hours_per_fte_day
         for worker in self.staff_in_post():
             worker.set_rules(self.w)
+            if config.coping.unpaid_hours or worker._unpaid is not None:
+                worker.set_coping(config.coping, config.run.warmup_days)
             if hours != self.hours_per_fte_day:
                 share = self.w.newly_qualified_productivity if worker.contract == NEWLY_QUALIFIED else 1.0
                 worker.base_hours_per_day = worker.fte * hours * share
@@ -451,9 +565,12 @@ class Workforce:
             worker.set_rules(self.w)
             worker.base_hours_per_day *= self.w.newly_qualified_productivity
             worker.hours_per_day = worker.base_hours_per_day
+        if self.config.coping.unpaid_hours:
+            worker.set_coping(self.config.coping, self.config.run.warmup_days)
         if contract == AGENCY:
             post.agency = worker
-            self.agency_heads += 1
+            if not post.surge:
+                self.agency_heads += 1
         else:
             post.employee = worker
         self.staff.append(worker)
@@ -479,7 +596,11 @@ class Workforce:
             post.employee = None
         if post.agency is worker:
             post.agency = None
-            self.agency_heads -= 1
+            if post.surge:
+                self.surge_workers -= 1
+                post.deleted = True  # a surge post goes with its worker
+            else:
+                self.agency_heads -= 1
         self.leavers.append((self.env.now, worker.id, worker.contract, worker.fte, reason))
         self.pathway.transfer_all(worker, reason)
         self._vacant(post)
@@ -553,7 +674,10 @@ class Workforce:
         """The hazard of a life event a working day, at a level of stress."""
         w = self.w
         if event == LEAVING:
-            return self._leaving_per_year[worker.contract] * (1.0 + w.stress_leaving_effect * stress) * self.per_year
+            rate = self._leaving_per_year[worker.contract] * (1.0 + w.stress_leaving_effect * stress) * self.per_year
+            if self.env.now < self.unsettled_until:
+                rate *= 1.0 + w.restructure_leaving_effect
+            return rate
         if event == SHORT_SICKNESS:
             return w.short_sickness_per_year * self.per_year
         return w.long_sickness_per_year * (1.0 + w.stress_sickness_effect * stress) * self.per_year
