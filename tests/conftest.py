@@ -10,9 +10,12 @@ from simservice.hydra_config import load_config
 #: A service reduced to a textbook queue: one team, instant triage, no seasonality,
 #: exponential work of mean 1 hour at 1 casework hour a day (so mu = 1 a day),
 #: no minimum duration, no starting caseload, no front-door closures, no override,
-#: and every dynamic off: a fixed staff, no re-referrals, no hand-over, unlimited long-term places.
+#: and every dynamic off: a fixed staff, managers with unlimited time (instant sign-off), no coping,
+#: no re-referrals, no hand-over, unlimited long-term places.
 QUEUE = [
     "workforce=fixed",
+    "managers=unlimited",
+    "coping=off",
     "demand.rereferral_probability=0",
     "service.handover_days=0",
     "service.long_term_places=null",

@@ -51,6 +51,26 @@ def small_services(draw):
         "run.years=0.25",
         f"run.warmup_years={draw(st.sampled_from([0, 0.25]))}",
         f"run.seed={draw(st.integers(0, 1000))}",
+        # Managers (sign-off, supervision, vacant posts) and every coping response, at rates that make them act.
+        f"managers.hours_per_week={draw(st.sampled_from(['null', '2', '37']))}",
+        f"managers.sign_off_hours={draw(st.sampled_from([0.1, 0.75, 5]))}",
+        f"managers.first_to_slip={draw(st.sampled_from(['supervision', 'sign_off']))}",
+        f"managers.leaving_per_year={draw(st.sampled_from([0, 0.15, 10]))}",
+        f"managers.interim_allowed={draw(st.booleans())}",
+        f"managers.vacant_cover_share={draw(st.sampled_from([0, 0.3]))}",
+        f"coping.pressure_from_per_post={draw(st.sampled_from([0, 1]))}",
+        f"coping.thresholds_rise={draw(st.booleans())}",
+        f"coping.caseload_creep={draw(st.booleans())}",
+        f"coping.agency_surge={draw(st.booleans())}",
+        f"coping.surge_after_days={draw(st.sampled_from([0, 5]))}",
+        f"coping.surge_days={draw(st.sampled_from([3, 30]))}",
+        f"coping.unpaid_hours={draw(st.booleans())}",
+        f"coping.rushed_assessments={draw(st.booleans())}",
+        f"coping.rush_days_before_deadline={draw(st.sampled_from([5, 45]))}",
+        f"coping.rush_from_caseload_share={draw(st.sampled_from([0, 1]))}",
+        f"coping.triage_surge={draw(st.booleans())}",
+        f"workforce.restructure_leaving_effect={draw(st.sampled_from([0, 5]))}",
+        f"workforce.restructure_unsettled_days={draw(st.sampled_from([0, 20]))}",
     ]
     # Dated changes: teams cut or added, posts added or deleted, caps and triage moved, mid-run.
     changes = []
@@ -71,6 +91,11 @@ def small_services(draw):
                     ("service.long_term_places", 0),
                     ("workforce.agency_allowed", False),
                     ("demand.referrals_per_year", 5000),
+                    ("managers.hours_per_week", 1),
+                    ("managers.hours_per_week", "null"),
+                    ("coping.agency_surge", False),
+                    ("coping.thresholds_rise", True),
+                    ("service.team_posts", "[2,0,3,1]"),
                 ]
             )
         )
@@ -99,12 +124,19 @@ def audit(service: Service, every: float, checks: list):
             # The pathway's running totals agree with a recount of the places.
             assert service.pathway.in_state[state] == len(ids), state
         assert service.pathway.queue.count == len(census["unallocated"])
+        # Each team's count of its queue agrees with the queue, and they add up to the service's.
+        assert all(team.waiting.count == len(team.queue) for team in service.teams)
+        assert sum(team.waiting.count for team in service.teams) == service.pathway.queue.count
+        # Surge workers are agency workers above the establishment, and the count of them is right.
+        surge = [w for w in service.workforce.staff_in_post() if w.surge]
+        assert all(w.contract == "agency" for w in surge) and len(surge) == service.workforce.surge_workers
         in_post = {worker.id for worker in service.workforce.staff_in_post()}
         for worker in service.workers:
             assert all(service.cases[i].worker == worker.id for i in worker.caseload)
-            # A child awaiting a long-term team is held by at most one worker, who says so.
+            # An assessed child (awaiting sign-off or a long-term team) is held by at most one worker, who says so.
             for case_id, case in worker.held.items():
-                assert case_id in census["awaiting_long_term_team"] and case.worker == worker.id
+                assert case_id in census["awaiting_long_term_team"] + census["awaiting_sign_off"]
+                assert case.worker == worker.id
             if worker.id not in in_post:
                 assert worker.load == 0, "someone who left still holds cases"
         held = [case_id for worker in service.workers for case_id in worker.held]

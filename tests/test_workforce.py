@@ -196,6 +196,7 @@ def test_newly_qualified_have_protected_caseloads():
             "run.years=0.25",
             "run.warmup_years=0",
             "workforce=fixed",
+            "coping=off",
             "workforce.start_newly_qualified_share=1",
             "workforce.newly_qualified_days=25300",
             "demand.referrals_per_year=5000",

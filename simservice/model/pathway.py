@@ -384,6 +384,7 @@ class Pathway:
         self.managers: Managers | None = None  # set by the service
         self.closure_share = policy.front_door_closure_share  # raised by coping when thresholds rise
         self.deadline_checks = Diary(env, self._near_deadline)  # cases to look at just before their deadline
+        self.rushed_days: list[float] = []  # when an assessment was rushed
         # The record of the run: the event log (when asked), transfers, and running totals.
         self.events: list[Move] | None = [] if config.run.event_log else None
         self.transfer_log: list[tuple[float, int, int, int, str]] = []  # (day, case, from, to or -1, reason)
@@ -655,6 +656,7 @@ class Pathway:
         if worker.absent or worker.load < coping.rush_from_caseload_share * manageable:
             return
         worker.rush(case, coping.rush_hours_cut_share)
+        self.rushed_days.append(self.env.now)
 
     # -- downstream: the long-term teams -----------------------------------------------------------
     def _handover_due(self, case: Case) -> None:

@@ -17,7 +17,17 @@ import numpy as np
 import pandas as pd
 
 from simservice.config import ASSESSMENT_LIMIT_DAYS
-from simservice.model.pathway import AWAITING_LONG_TERM, AWAITING_TRIAGE, REFERRED, STATES, UNALLOCATED, URGENT
+from simservice.model.managers import INTERIM, MANAGER, VACANT
+from simservice.model.pathway import (
+    ALLOCATED,
+    AWAITING_LONG_TERM,
+    AWAITING_SIGN_OFF,
+    AWAITING_TRIAGE,
+    REFERRED,
+    STATES,
+    UNALLOCATED,
+    URGENT,
+)
 from simservice.model.workforce import AGENCY, NEWLY_QUALIFIED, PERMANENT
 
 if TYPE_CHECKING:
@@ -45,6 +55,19 @@ DAILY_COLUMNS = (
     "case_holder_fte",
     "cases_held",
     "stress_mean",
+    # Managers and how the service copes.
+    "awaiting_sign_off",
+    "awaiting_assessment",
+    "caseload_team_max",
+    "managers_in_post",
+    "managers_interim",
+    "managers_vacant",
+    "pressure",
+    "front_door_closure_share",
+    "override_ceiling_mean",
+    "surge_agency",
+    "triage_per_day",
+    "unpaid_hours_per_day",
 )
 
 
@@ -59,6 +82,7 @@ class ReplicationResult:
     staff: pd.DataFrame  # one row per person who worked in the service
     transfers: pd.DataFrame  # one row per case transfer
     totals: dict[str, float]  # running totals over the reported years (see ``reported_totals``)
+    teams: pd.DataFrame  # one row per team: its share of the service's totals
     events: pd.DataFrame | None = None  # the event log: one row per move of a case (``run.event_log``)
 
 
@@ -69,6 +93,7 @@ class MorningCount:
         self.service = service
         self.daily = {name: np.zeros(days) for name in DAILY_COLUMNS}
         self.caseloads: list[tuple[int, int, float]] = []
+        self.team_days: dict[int, list[float]] = {}  # team -> [days counted, sum of the team's mean caseload]
 
     def morning(self, day: int) -> None:
         """The morning count: queues, caseloads, who is in post, off sick, and how stressed."""
@@ -126,6 +151,35 @@ class MorningCount:
         daily["case_holder_fte"][day] = holder_fte
         daily["cases_held"][day] = cases_held
         daily["stress_mean"][day] = stress / len(in_post) if in_post else 0.0
+        self._coping(day, in_post)
+
+    def _coping(self, day: int, in_post) -> None:
+        """Managers, team caseloads and the coping responses as they stand this morning."""
+        service, daily = self.service, self.daily
+        pathway, in_state = service.pathway, service.pathway.in_state
+        daily["awaiting_sign_off"][day] = in_state[AWAITING_SIGN_OFF]
+        daily["awaiting_assessment"][day] = in_state[UNALLOCATED] + in_state[ALLOCATED] + in_state[AWAITING_SIGN_OFF]
+        team_max = 0.0
+        for team in pathway.open_teams:
+            at_work = [len(w.caseload) + len(w.held) for w in team.workers if not w.absent]
+            if at_work:
+                mean = sum(at_work) / len(at_work)
+                team_max = max(team_max, mean)
+                record = self.team_days.setdefault(team.id, [0, 0.0])
+                record[0] += 1
+                record[1] += mean
+        daily["caseload_team_max"][day] = team_max
+        holders = service.managers.holders()
+        daily["managers_in_post"][day] = holders[MANAGER]
+        daily["managers_interim"][day] = holders[INTERIM]
+        daily["managers_vacant"][day] = holders[VACANT]
+        coping = service.coping
+        daily["pressure"][day] = coping.pressure
+        daily["front_door_closure_share"][day] = pathway.closure_share
+        daily["override_ceiling_mean"][day] = sum(t.ceiling for t in pathway.open_teams) / len(pathway.open_teams)
+        daily["surge_agency"][day] = service.workforce.surge_workers
+        daily["triage_per_day"][day] = math.nan if coping.triage_per_day is None else coping.triage_per_day
+        daily["unpaid_hours_per_day"][day] = sum(w.unpaid_share * w.base_hours_per_day for w in in_post)
 
 
 def replication_result(service: Service) -> ReplicationResult:
@@ -139,6 +193,7 @@ def replication_result(service: Service) -> ReplicationResult:
         staff_table(service),
         pd.DataFrame(pathway.transfer_log, columns=["day", "case_id", "from_worker", "to_worker", "reason"]),
         reported_totals(service),
+        team_table(service),
         None if pathway.events is None else event_table(pathway.events, service.replication),
     )
 
@@ -152,14 +207,55 @@ def reported_totals(service: Service) -> dict[str, float]:
     ``queue_waits``/``queue_wait_days`` the waits that ended, however they began.
     """
     pathway, now = service.pathway, service.env.now
+    start = pathway.reported_from
+    planned = given = 0.0
+    for day, _, plan, gave in service.managers.supervision:
+        if day > start:
+            planned, given = planned + plan, given + gave
     return {
-        "days": now - pathway.reported_from,
+        "days": now - start,
         "queue_days": pathway.queue.area_at(now) - pathway.queue_area_before,
         "held_days": pathway.held.area_at(now) - pathway.held_area_before,
         "queue_joins": pathway.queue_joins,
         "queue_waits": pathway.queue_waits_ended,
         "queue_wait_days": pathway.queue_wait_days,
+        "supervision_planned_hours": planned,
+        "supervision_given_hours": given,
+        "unpaid_hours": sum(worker.unpaid_hours_reported() for worker in service.workforce.staff),
     }
+
+
+def team_table(service: Service) -> pd.DataFrame:
+    """Each team's part of the service's totals over the reported years (teams cut during the run included)."""
+    pathway, now = service.pathway, service.env.now
+    start, days = pathway.reported_from, service.env.now - pathway.reported_from
+    completed: dict[int, int] = {}
+    for case in pathway.completed:
+        if case.completed >= start:
+            completed[case.team] = completed.get(case.team, 0) + 1
+    planned: dict[int, float] = {}
+    given: dict[int, float] = {}
+    for day, team, plan, gave in service.managers.supervision:
+        if day > start:
+            planned[team] = planned.get(team, 0.0) + plan
+            given[team] = given.get(team, 0.0) + gave
+    rows = []
+    for team in pathway.teams:
+        counted, caseloads = service.count.team_days.get(team.id, (0, 0.0))
+        rows.append(
+            {
+                "replication": service.replication,
+                "team": team.id,
+                "open_at_end": team.open,
+                "unallocated_mean": (team.waiting.area_at(now) - team.waiting_before) / days if days else math.nan,
+                "assessments_completed": completed.get(team.id, 0) / service.config.run.years,
+                "caseload_mean": caseloads / counted if counted else math.nan,
+                "supervision_given_pct": 100.0 * given[team.id] / planned[team.id]
+                if planned.get(team.id)
+                else math.nan,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 #: The states and reasons of the event log, as categories.
@@ -223,6 +319,10 @@ def case_table(service: Service) -> pd.DataFrame:
             "days_to_assessment": days_to_assessment,
             "within_45_days": np.where(np.isnan(completed), np.nan, days_to_assessment <= ASSESSMENT_LIMIT_DAYS),
             "allocated_over_cap": np.array([c.over_cap for c in cases], dtype=bool),
+            "assessed_day": np.array([c.assessed for c in cases]),
+            "sign_off_wait": completed - np.array([c.assessed for c in cases]),
+            "closed_under_raised_threshold": np.array([c.raised_threshold for c in cases], dtype=bool),
+            "rushed_hours": np.array([c.rushed_hours for c in cases]),
             "transfers": np.array([c.transfers for c in cases], dtype=np.int64),
             "social_workers": np.array([c.workers for c in cases], dtype=np.int64),
             "state": pd.Categorical([c.state for c in cases]),
@@ -263,6 +363,18 @@ def daily_table(service: Service) -> pd.DataFrame:
     table["completed"] = np.histogram(completed, edges)[0]
     table["leavers"] = np.histogram([leaver[0] for leaver in service.workforce.leavers], edges)[0]
     table["burnout_episodes"] = np.histogram([b[0] for b in service.workforce.burnouts], edges)[0]
+    table["rushed_assessments"] = np.histogram(service.pathway.rushed_days, edges)[0]
+    given = np.full(service.days, np.nan)
+    planned = np.zeros(service.days)
+    gave = np.zeros(service.days)
+    for day, _, plan, g in service.managers.supervision:
+        index = min(service.days - 1, int(math.ceil(day - 1e-9)) - 1)
+        planned[index] += plan
+        gave[index] += g
+    months = planned > 0
+    given[months] = 100.0 * gave[months] / planned[months]
+    # Supervision given in the month that ended on the day (the last month's share, carried forward).
+    table["supervision_given_pct"] = pd.Series(given).ffill().to_numpy()
     for name in DAILY_COLUMNS:
         table[name] = service.count.daily[name]
     counts = [
@@ -276,5 +388,11 @@ def daily_table(service: Service) -> pd.DataFrame:
         "agency",
         "vacant_posts",
         "off_sick",
+        "awaiting_sign_off",
+        "awaiting_assessment",
+        "managers_in_post",
+        "managers_interim",
+        "managers_vacant",
+        "surge_agency",
     ]
     return table.astype({name: "int64" for name in counts})

@@ -120,3 +120,71 @@ def days_to_assessment(cases: pd.DataFrame, run: RunConfig, title: str) -> Figur
     ax.set_ylabel("assessments (all replications)")
     ax.set_title(title)
     return fig
+
+
+def mark_changes(ax, change_months: list[int], label: bool = True) -> None:
+    """Dated changes as dotted vertical lines at their months."""
+    for i, month in enumerate(sorted(set(change_months))):
+        ax.axvline(month / 12, color="0.3", ls=":", lw=1.0, label="dated change" if label and i == 0 else None)
+
+
+def coping_over_time(daily: pd.DataFrame, run: RunConfig, title: str, change_months: list[int]) -> Figure:
+    """How the pressure was absorbed, week by week: the backlog, and each coping response beside it."""
+    columns = [
+        "unallocated",
+        "awaiting_triage",
+        "awaiting_sign_off",
+        "front_door_closure_share",
+        "override_ceiling_mean",
+        "caseload_team_max",
+        "surge_agency",
+        "unpaid_hours_per_day",
+        "rushed_assessments",
+        "supervision_given_pct",
+    ]
+    week = _weekly_mean(daily, columns)
+    fig = Figure(figsize=(11, 8), layout="constrained")
+    axes = fig.subplots(3, 2, sharex=True).ravel()
+    panels = [
+        (
+            "backlog (children)",
+            [
+                ("unallocated", "unallocated"),
+                ("awaiting_triage", "at the front door"),
+                ("awaiting_sign_off", "awaiting sign-off"),
+            ],
+        ),
+        ("thresholds: share closed\nat the front door (%)", [("front_door_closure_share", None)]),
+        (
+            "caseload creep (cases per worker)",
+            [("override_ceiling_mean", "over-cap ceiling"), ("caseload_team_max", "busiest team's mean caseload")],
+        ),
+        ("agency surge\n(workers above establishment)", [("surge_agency", None)]),
+        ("unpaid hours a day\n(whole service)", [("unpaid_hours_per_day", None)]),
+        (
+            "rushed assessments a day;\nsupervision given (%)",
+            [("rushed_assessments", "rushed assessments a day"), ("supervision_given_pct", "supervision given, %")],
+        ),
+    ]
+    for ax, (ylabel, lines) in zip(axes, panels, strict=True):
+        for i, (column, label) in enumerate(lines):
+            values = week[column] * (100.0 if column == "front_door_closure_share" else 1.0)
+            if column == "supervision_given_pct":
+                ax2 = ax.twinx()
+                ax2.plot(week["year"], values, color="tab:green", lw=1.1, label=label)
+                ax2.set_ylim(0, 105)
+                ax2.set_ylabel("supervision given (%)", color="tab:green")
+                continue
+            ax.plot(week["year"], values, color=f"C{i}", lw=1.2, label=label)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+        if run.warmup_years > 0:
+            ax.axvspan(-run.warmup_years, 0, color="0.9", zorder=0)
+        mark_changes(ax, change_months, label=False)
+        if len([label for _, label in lines if label]) > 1 or lines[0][0] == "rushed_assessments":
+            ax.legend(loc="upper left", frameon=False, fontsize="small")
+    for ax in axes[-2:]:
+        ax.set_xlabel("years from the start of the reported period")
+    note = " (dotted: dated changes)" if change_months else ""
+    fig.suptitle(f"{title}: how the pressure was absorbed, weekly means of replications{note}")
+    return fig

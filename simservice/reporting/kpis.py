@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from simservice.config import RunConfig
+from simservice.config import ASSESSMENT_LIMIT_DAYS, RunConfig
 from simservice.model.records import ReplicationResult
 from simservice.reporting.t_table import T_975
 
@@ -50,6 +50,20 @@ KPI_UNITS = {
     "stress_mean": "0 (none) to 1 (full)",
     "burnout_episodes": "per year",
     "rereferral_pct": "%",
+    # Measures that stay honest in overload, and how the service coped.
+    "awaiting_assessment_31_march": "children",
+    "awaiting_triage_mean": "referrals",
+    "assessed_within_45_days_of_referral_pct": "%",
+    "sign_off_wait_mean": "working days",
+    "supervision_given_pct": "%",
+    "manager_vacancy_pct": "%",
+    "caseload_team_max_mean": "cases per worker",
+    "workers_over_25_pct": "% of worker-days",
+    "closed_under_raised_threshold_pct": "% of referrals",
+    "surge_agency_days": "worker-days per year",
+    "unpaid_hours": "hours per year",
+    "rushed_assessments_pct": "% of assessments",
+    "rushed_hours": "hours per year",
 }
 
 
@@ -92,7 +106,52 @@ def replication_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, flo
         "children_2plus_workers_pct": _pct(completed["social_workers"] >= 2),
         **workforce_kpis(result, run),
         "rereferral_pct": _pct(referred["rereferral_within_12_months"]),
+        **coping_kpis(result, run),
     }
+
+
+def coping_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, float]:
+    """What overload does and how the service absorbed it: counts that do not flatter when work goes undone."""
+    start, totals = run.warmup_days, result.totals
+    cases, daily = result.cases, result.daily
+    days = daily[~daily["warmup"]]
+    referred = cases[(cases["referred_day"] >= start) & ~cases["starting_state"]]
+    # Referrals accepted (not closed at the front door) that have had their 45 days; not yet assessed is late.
+    due = referred[
+        (referred["referred_day"] <= start + totals["days"] - ASSESSMENT_LIMIT_DAYS)
+        & (referred["state"] != "closed_at_front_door")
+    ]
+    completed = cases[cases["completed_day"] >= start]
+    loads = result.caseloads[result.caseloads[:, 0] >= start, 1]
+    managers = days[["managers_in_post", "managers_interim", "managers_vacant"]].sum(axis=1)
+    planned = totals["supervision_planned_hours"]
+    return {
+        "awaiting_assessment_31_march": _at_31_march(daily, run),
+        "awaiting_triage_mean": days["awaiting_triage"].mean(),
+        "assessed_within_45_days_of_referral_pct": _pct(
+            (due["completed_day"] - due["referred_day"]) <= ASSESSMENT_LIMIT_DAYS
+        ),
+        "sign_off_wait_mean": completed["sign_off_wait"].mean(),
+        "supervision_given_pct": 100.0 * totals["supervision_given_hours"] / planned if planned else 100.0,
+        "manager_vacancy_pct": 100.0 * days["managers_vacant"].sum() / managers.sum() if managers.sum() else 0.0,
+        "caseload_team_max_mean": days["caseload_team_max"].mean(),
+        "workers_over_25_pct": _pct(pd.Series(loads > 25)),
+        "closed_under_raised_threshold_pct": _pct(referred["closed_under_raised_threshold"]),
+        "surge_agency_days": days["surge_agency"].sum() / run.years,
+        "unpaid_hours": totals["unpaid_hours"] / run.years,
+        "rushed_assessments_pct": _pct(completed["rushed_hours"] > 0),
+        "rushed_hours": completed["rushed_hours"].sum() / run.years,
+    }
+
+
+def _at_31_march(daily: pd.DataFrame, run: RunConfig) -> float:
+    """Children awaiting assessment at the last count of each March in the reported years (DfE's census day), mean."""
+    counts = []
+    for month in range(round(run.years * 12)):
+        if (run.start_month - 1 + month) % 12 == 2:  # March
+            day = math.floor(run.warmup_days + (month + 1) * run.days_per_month + 1e-9) - 1
+            counts.append(daily["awaiting_assessment"].iloc[min(day, len(daily) - 1)])
+    return float(np.mean(counts)) if counts else math.nan
 
 
 def _in_post_days(staff: pd.DataFrame, start: float, end: float) -> float:

@@ -21,10 +21,12 @@ FILES = {
     "cases.parquet": "one row per referral and replication: its dates, waits, worker and outcome",
     "staff.csv": "one row per person who held a post, per replication: contract, dates, why they left, sick days",
     "transfers.csv": "one row per case transfer: day, case, from and to worker, reason",
+    "teams.csv": "one row per team and replication: its unallocated work, caseload, assessments and supervision",
     "events.parquet": "with run.event_log=true: one row per move of a case (day, case, from, to, worker, reason)",
     "unallocated.png": "unallocated cases over time, mean and spread across replications",
     "workforce.png": "workers in post by contract, empty posts, off sick and mean stress over time",
     "days_to_assessment.png": "distribution of days from referral to completed assessment, with the 45-day line",
+    "coping.png": "week by week, how the pressure was absorbed: backlog, thresholds, creep, surge, unpaid hours",
     "summary.csv": "one row per KPI: mean and 95 % confidence interval across replications",
 }
 
@@ -141,11 +143,14 @@ def write_outputs(results: Results, out_dir: Path) -> list[Path]:
         results.cases.to_parquet(staging / "cases.parquet", index=False)
         results.staff.to_csv(staging / "staff.csv", index=False)
         results.transfers.to_csv(staging / "transfers.csv", index=False)
+        results.teams.to_csv(staging / "teams.csv", index=False, float_format="%.6g")
         if results.events is not None:
             results.events.to_parquet(staging / "events.parquet", index=False)
         save_figure(figures.unallocated_over_time(results.daily, run, title), staging / "unallocated.png")
         save_figure(figures.workforce_over_time(results.daily, run, title), staging / "workforce.png")
         save_figure(figures.days_to_assessment(results.cases, run, title), staging / "days_to_assessment.png")
+        changes = [change.month for change in results.config.changes]
+        save_figure(figures.coping_over_time(results.daily, run, title, changes), staging / "coping.png")
         results.summary.to_csv(staging / "summary.csv", index=False)
         written = [name for name in FILES if name not in OPTIONAL or results.events is not None]
         return publish(staging, out_dir, written)  # summary.csv is last in FILES

@@ -20,4 +20,5 @@ class Results:
     cases: pd.DataFrame
     staff: pd.DataFrame
     transfers: pd.DataFrame
+    teams: pd.DataFrame
     events: pd.DataFrame | None = None  # the event log, with run.event_log=true

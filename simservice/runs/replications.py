@@ -55,5 +55,6 @@ def run_scenario(config: Config, progress: bool | None = None, label: str = "rep
         transfers=pd.concat(
             [res.transfers.assign(replication=res.replication) for res, _ in outputs], ignore_index=True
         ),
+        teams=pd.concat([res.teams for res, _ in outputs], ignore_index=True),
         events=pd.concat([res.events for res, _ in outputs], ignore_index=True) if run.event_log else None,
     )
