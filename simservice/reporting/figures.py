@@ -36,9 +36,12 @@ def _weekly_mean(daily: pd.DataFrame, columns: list[str], days_per_week: int = 5
     return weekly.groupby("week")[["year", *columns]].mean()
 
 
-def scenarios_over_time(daily: dict[str, pd.DataFrame], run: RunConfig, column: str) -> Figure:
-    """One line per scenario, week by week, with the middle 90 % of replications as a band."""
+def scenarios_over_time(
+    daily: dict[str, pd.DataFrame], run: RunConfig, column: str, change_months: list[int] = ()
+) -> Figure:
+    """One line per scenario, week by week, with the middle 90 % of replications as a band; dated changes dotted."""
     fig, ax = new_figure(figsize=(9, 4.5))
+    mark_changes(ax, list(change_months))
     for i, (name, table) in enumerate(daily.items()):
         band = _band(table, column)
         colour = f"C{i}"

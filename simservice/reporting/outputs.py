@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from simservice.reporting.results import Results
+from simservice.reporting.yearly import yearly_table
 
 #: What each file holds; README.md documents them for users.
 FILES = {
@@ -21,6 +22,7 @@ FILES = {
     "cases.parquet": "one row per referral and replication: its dates, waits, worker and outcome",
     "staff.csv": "one row per person who held a post, per replication: contract, dates, why they left, sick days",
     "transfers.csv": "one row per case transfer: day, case, from and to worker, reason",
+    "yearly.csv": "the measures DfE publishes, year by year of the reported run: mean and 95 % CI of replications",
     "teams.csv": "one row per team and replication: its unallocated work, caseload, assessments and supervision",
     "events.parquet": "with run.event_log=true: one row per move of a case (day, case, from, to, worker, reason)",
     "unallocated.png": "unallocated cases over time, mean and spread across replications",
@@ -144,6 +146,9 @@ def write_outputs(results: Results, out_dir: Path) -> list[Path]:
         results.staff.to_csv(staging / "staff.csv", index=False)
         results.transfers.to_csv(staging / "transfers.csv", index=False)
         results.teams.to_csv(staging / "teams.csv", index=False, float_format="%.6g")
+        yearly_table(results.cases, results.daily, results.staff, run).to_csv(
+            staging / "yearly.csv", index=False, float_format="%.6g"
+        )
         if results.events is not None:
             results.events.to_parquet(staging / "events.parquet", index=False)
         save_figure(figures.unallocated_over_time(results.daily, run, title), staging / "unallocated.png")

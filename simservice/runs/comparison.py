@@ -109,8 +109,9 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> None:
     daily = {name: result.daily for name, result in comparison.results.items()}
     run = next(iter(comparison.results.values())).config.run
     with staged(out_dir) as staging:
-        save_figure(figures.scenarios_over_time(daily, run, "unallocated"), staging / "compare_unallocated.png")
-        save_figure(figures.scenarios_over_time(daily, run, "caseload_mean"), staging / "compare_caseload.png")
+        changes = sorted({change.month for result in comparison.results.values() for change in result.config.changes})
+        for column, name in (("unallocated", "compare_unallocated.png"), ("caseload_mean", "compare_caseload.png")):
+            save_figure(figures.scenarios_over_time(daily, run, column, changes), staging / name)
         comparison.differences.to_csv(staging / "comparison.csv", index=False)
         publish(staging, out_dir, ["compare_unallocated.png", "compare_caseload.png", "comparison.csv"])
 

@@ -1,0 +1,103 @@
+"""The measures DfE publishes, year by year of the reported run, to set beside the published figures.
+
+Each reported year starts at ``run.start_month`` (April: DfE's year to 31 March).
+Flows (referrals, closures, re-referrals, leavers) count the year's events; the
+children awaiting assessment are counted on the last day of March in the year;
+the workforce rates are the year's means of the daily counts (DfE takes its
+snapshot on 30 September).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from simservice.config import RunConfig
+from simservice.reporting.kpis import mean_ci
+
+#: The yearly measures, with their units.
+YEARLY_UNITS = {
+    "referrals": "per year",
+    "closed_at_front_door_pct": "% of referrals",
+    "rereferral_pct": "% of referrals",
+    "awaiting_assessment_31_march": "children",
+    "agency_pct": "%",
+    "vacancy_pct": "%",
+    "turnover_pct": "%",
+    "absence_pct": "% of workers off sick",
+    "caseload_dfe": "cases per case-holding FTE",
+    "unallocated_mean": "cases",
+    "surge_agency_mean": "workers",
+    "caseload_max_mean": "cases per worker",
+}
+
+
+def _year_of(day: np.ndarray | pd.Series, run: RunConfig) -> np.ndarray:
+    return np.floor((np.asarray(day, dtype=float) - run.warmup_days) / run.days_per_year).astype(int)
+
+
+def replication_years(cases: pd.DataFrame, daily: pd.DataFrame, staff: pd.DataFrame, run: RunConfig) -> pd.DataFrame:
+    """One row per reported year of one replication."""
+    years = math.ceil(run.years - 1e-9)
+    new = cases[~cases["starting_state"] & (cases["referred_day"] >= run.warmup_days)]
+    new_year = _year_of(new["referred_day"], run)
+    days = daily[~daily["warmup"]]
+    day_year = _year_of(days["day"], run)
+    leavers = staff[staff["left_because"] == "resigned"]
+    leaver_year = _year_of(leavers["left_day"].fillna(-1.0), run)
+    rows = []
+    for year in range(years):
+        referred = new[new_year == year]
+        d = days[day_year == year]
+        in_post, agency, vacant = d["in_post_fte"].mean(), d["agency_fte"].mean(), d["vacant_fte"].mean()
+        holders, held = d["case_holder_fte"].to_numpy(), d["cases_held"].to_numpy()
+        heads = (d["permanent"] + d["newly_qualified"] + d["agency"]).mean()
+        march = [
+            month
+            for month in range(year * 12, min((year + 1) * 12, round(run.years * 12)))
+            if (run.start_month - 1 + month) % 12 == 2
+        ]
+        awaiting = math.nan
+        if march:
+            day = math.floor(run.warmup_days + (march[0] + 1) * run.days_per_month + 1e-9) - 1
+            at = daily.loc[daily["day"] == min(day, int(daily["day"].max())), "awaiting_assessment"]
+            awaiting = float(at.iloc[0]) if len(at) else math.nan
+        rows.append(
+            {
+                "year": year + 1,
+                "referrals": float(len(referred)),
+                "closed_at_front_door_pct": 100.0 * (referred["state"] == "closed_at_front_door").mean(),
+                "rereferral_pct": 100.0 * referred["rereferral_within_12_months"].mean(),
+                "awaiting_assessment_31_march": awaiting,
+                "agency_pct": 100.0 * agency / (agency + in_post) if agency + in_post else math.nan,
+                "vacancy_pct": 100.0 * vacant / (vacant + in_post) if vacant + in_post else math.nan,
+                "turnover_pct": 100.0 * leavers["fte"][leaver_year == year].sum() / in_post if in_post else math.nan,
+                "absence_pct": 100.0 * d["off_sick"].mean() / heads if heads else math.nan,
+                "caseload_dfe": float(np.mean(held[holders > 0] / holders[holders > 0]))
+                if (holders > 0).any()
+                else math.nan,
+                "unallocated_mean": d["unallocated"].mean(),
+                "surge_agency_mean": d["surge_agency"].mean(),
+                "caseload_max_mean": d["caseload_max"].mean(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def yearly_table(cases: pd.DataFrame, daily: pd.DataFrame, staff: pd.DataFrame, run: RunConfig) -> pd.DataFrame:
+    """Every replication's years, then the mean and 95 % interval of each measure by year (long format)."""
+    per_replication = [
+        replication_years(
+            cases[cases["replication"] == r], daily[daily["replication"] == r], staff[staff["replication"] == r], run
+        ).assign(replication=r)
+        for r in sorted(daily["replication"].unique())
+    ]
+    table = pd.concat(per_replication, ignore_index=True)
+    rows = []
+    for year, group in table.groupby("year"):
+        for measure, unit in YEARLY_UNITS.items():
+            mean, low, high = mean_ci(group[measure])
+            rows.append({"year": year, "measure": measure, "mean": mean, "ci_low": low, "ci_high": high, "unit": unit})
+    return pd.DataFrame(rows, columns=["year", "measure", "mean", "ci_low", "ci_high", "unit"])
