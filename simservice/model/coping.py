@@ -11,7 +11,7 @@ pressure -- unallocated children per case-holding post above
 
 Two responses act where the work is done, not here: **unpaid hours** (a worker
 above a manageable caseload works longer, ``Worker.feel``) and **rushed
-assessments** (hours cut short near the deadline, ``Pathway._near_deadline``).
+assessments** (hours cut short near the deadline, ``Pathway.near_deadlines``).
 """
 
 from __future__ import annotations

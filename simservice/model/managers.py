@@ -48,8 +48,7 @@ class Manager:
         self.tenure = 0  # bumped when the holder changes, so a stale leaving timer does nothing
         self.recruiting = False
         self.queue: deque[Case] = deque()  # completed assessments waiting for sign-off, in order
-        self._wake: simpy.Event | None = None
-        self._process: simpy.Process | None = None
+        self._busy = False  # signing one off now
         # The month's account, in hours.
         self.sign_off_hours = 0.0
         self.allocations = 0
@@ -136,27 +135,26 @@ class Manager:
     def sign_off(self, case: Case) -> None:
         """A completed assessment waits for the manager's sign-off, in order."""
         self.queue.append(case)
-        self._ensure_running()
+        self._nudge()
 
     def _nudge(self) -> None:
-        if self._wake is not None:
-            self._wake.succeed()
-            self._wake = None
+        """Start on the oldest assessment if the manager is free and has time for sign-off."""
+        if self._busy or not self.queue:
+            return
+        rate = self.sign_off_rate()
+        if rate <= 0:
+            return  # until someone is in post again
+        self._busy = True
+        hours = self.managers.config.sign_off_hours * self.sign_off_times.next()
+        self.env.timeout(hours / rate).callbacks.append(lambda _event: self._signed(hours))
 
-    def _signing_off(self):
-        """Sign off the oldest assessment, at the pace the manager's time for it allows."""
-        env, queue = self.env, self.queue
-        while True:
-            rate = self.sign_off_rate()
-            if not queue or rate <= 0:
-                self._wake = env.event()
-                yield self._wake
-                continue
-            hours = self.managers.config.sign_off_hours * self.sign_off_times.next()
-            yield env.timeout(hours / rate)
-            self.sign_off_hours += hours
-            if queue:
-                self.managers.pathway.signed_off(queue.popleft())
+    def _signed(self, hours: float) -> None:
+        """The oldest assessment is signed off, at the pace the manager's time allowed when it was begun."""
+        self._busy = False
+        self.sign_off_hours += hours
+        if self.queue:
+            self.managers.pathway.signed_off(self.queue.popleft())
+        self._nudge()
 
     def sign_off_rate(self) -> float:
         """Hours a day for sign-off: all the manager's time, or what supervision leaves when sign-off slips first."""
@@ -171,12 +169,6 @@ class Manager:
         """A cut team's assessments awaiting sign-off go to this manager."""
         self.queue.extend(other.queue)
         other.queue.clear()
-        if self.queue:
-            self._ensure_running()
-
-    def _ensure_running(self) -> None:
-        if self._process is None:
-            self._process = self.env.process(self._signing_off())
         self._nudge()
 
     # -- the month's account -----------------------------------------------------------------------

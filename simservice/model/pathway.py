@@ -383,7 +383,7 @@ class Pathway:
         self.front_door = FrontDoor(env, service.triage_per_day, self)
         self.managers: Managers | None = None  # set by the service
         self.closure_share = policy.front_door_closure_share  # raised by coping when thresholds rise
-        self.deadline_checks = Diary(env, self._near_deadline)  # cases to look at just before their deadline
+        self.deadline_checks: dict[int, list[tuple[Case, int]]] = {}  # morning -> cases to look at, near deadline
         self.rushed_days: list[float] = []  # when an assessment was rushed
         # The record of the run: the event log (when asked), transfers, and running totals.
         self.events: list[Move] | None = [] if config.run.event_log else None
@@ -453,7 +453,8 @@ class Pathway:
                     case.allocated = now
                     if self._rushing:
                         check = case.deadline - self.config.coping.rush_days_before_deadline
-                        self.deadline_checks.add(max(now, check), (case, case.epoch))
+                        morning = math.ceil(max(now, check))
+                        self.deadline_checks.setdefault(morning, []).append((case, case.epoch))
                 worker.take(case)
             else:
                 worker.hold(case)
@@ -645,18 +646,21 @@ class Pathway:
     def _rushing(self) -> bool:
         return self.config.coping.rushed_assessments
 
-    def _near_deadline(self, entry: tuple[Case, int]) -> None:
-        """Just before the deadline, a worker holding too many cases cuts the hours still needed short."""
-        case, _ = entry
+    def near_deadlines(self, morning: int) -> None:
+        """Each morning, for assessments near their deadline: a worker holding too many cuts the hours short."""
+        due = self.deadline_checks.pop(morning, None)
         coping = self.config.coping
-        if case.state != ALLOCATED or case.worker is None or not coping.rushed_assessments:
+        if not due or not coping.rushed_assessments:
             return
-        worker = self.staff[case.worker]
-        manageable = self.config.workforce.manageable_caseload * worker.cap_share
-        if worker.absent or worker.load < coping.rush_from_caseload_share * manageable:
-            return
-        worker.rush(case, coping.rush_hours_cut_share)
-        self.rushed_days.append(self.env.now)
+        for case, _ in due:
+            if case.state != ALLOCATED or case.worker is None or case.hours_left <= 0:
+                continue
+            worker = self.staff[case.worker]
+            manageable = self.config.workforce.manageable_caseload * worker.cap_share
+            if worker.absent or worker.load < coping.rush_from_caseload_share * manageable:
+                continue
+            worker.rush(case, coping.rush_hours_cut_share)
+            self.rushed_days.append(self.env.now)
 
     # -- downstream: the long-term teams -----------------------------------------------------------
     def _handover_due(self, case: Case) -> None:

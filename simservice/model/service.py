@@ -153,6 +153,7 @@ class Service:
         coping = self.coping
         for day in range(self.days):
             coping.morning()
+            pathway.near_deadlines(day)
             for team in pathway.teams:
                 pathway.review(team)
             self.count.morning(day)

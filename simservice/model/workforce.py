@@ -152,8 +152,8 @@ class Worker:
             unpaid = 0.0
             if not self.absent:
                 over = load * self._unpaid_per_case - 1.0
-                if over > 0.0:
-                    unpaid = min(self._unpaid_max, self._unpaid_slope * over)
+                if over > 0.0:  # in steps of a tenth of the day: people stay an extra 45 minutes, not a minute
+                    unpaid = min(self._unpaid_max, round(10.0 * self._unpaid_slope * over) / 10.0)
             if unpaid != self.unpaid_share:
                 self._book_unpaid()
                 self.unpaid_share = unpaid
