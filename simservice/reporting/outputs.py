@@ -133,12 +133,17 @@ def save_figure(fig, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def write_outputs(results: Results, out_dir: Path) -> list[Path]:
-    """Write every output into ``out_dir``; ``summary.csv`` lands last, so its presence means the run is whole."""
+def write_outputs(results: Results, out_dir: Path, scenario: str | None = None) -> list[Path]:
+    """Write every output into ``out_dir``; ``summary.csv`` lands last, so its presence means the run is whole.
+
+    The figures are titled with the service's name, and the scenario's when it is one of a comparison.
+    """
     from simservice.reporting import figures  # matplotlib is loaded only when a run draws
 
     out_dir = Path(out_dir)
     title, run = results.config.service.name, results.config.run
+    if scenario is not None:
+        title = f"{title}, scenario {scenario}"
     with staged(out_dir) as staging:
         results.kpis.to_csv(staging / "kpis_by_replication.csv", index=False)
         results.daily.to_csv(staging / "timeseries.csv", index=False, float_format="%.6g")

@@ -105,7 +105,7 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> None:
 
     out_dir = Path(out_dir)
     for name, result in comparison.results.items():
-        write_outputs(result, out_dir / "scenarios" / name)
+        write_outputs(result, out_dir / "scenarios" / name, scenario=name)
     daily = {name: result.daily for name, result in comparison.results.items()}
     run = next(iter(comparison.results.values())).config.run
     with staged(out_dir) as staging:
