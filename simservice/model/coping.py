@@ -30,6 +30,7 @@ class Coping:
 
     def __init__(self, service: Service, config: Config):
         self.service = service
+        self.triage_per_day = config.service.triage_per_day  # the front door's pace today
         self.update(config)
         self.pressure = 0.0  # the service's, this morning
         self._pressed_since: dict[int, float] = {}  # team -> first day of its current run of surge pressure
@@ -39,6 +40,8 @@ class Coping:
         self.config: CopingConfig = config.coping
         self.base_closure = config.policy.front_door_closure_share
         self.base_triage = config.service.triage_per_day
+        if self.triage_per_day != self.base_triage:
+            self.service.pathway.front_door.set_capacity(self.base_triage)  # a triage surge ends with the change
         self.triage_per_day = self.base_triage
         if not self.config.thresholds_rise:
             self.service.pathway.closure_share = self.base_closure

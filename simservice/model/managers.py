@@ -236,6 +236,9 @@ class Managers:
         if was_unlimited and not self.unlimited and not self.posts:
             self._teams = len(self._team_workers)
             self._start()
+            for team in self.pathway.teams:
+                if not team.open:
+                    self.posts[team.id].close()
         for manager in self.posts:
             manager._nudge()
 

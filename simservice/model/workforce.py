@@ -198,6 +198,8 @@ class Worker:
             self._unpaid_stress = coping.unpaid_stress
         else:
             self._unpaid = None
+            self._book_unpaid()
+            self.unpaid_share = 0.0
         self.feel()
 
     def set_rules(self, rules: WorkforceConfig) -> None:
@@ -294,6 +296,8 @@ class Worker:
         self.feel()
 
     def leave(self) -> None:
+        self._book_unpaid()
+        self.unpaid_share = 0.0
         self.gone, self.absent = True, False  # (days lost so far are booked by the workforce first)
         self.clocks = [clock + 1 for clock in self.clocks]
         self._nudge()
