@@ -359,6 +359,9 @@ def _cli(args: list[str], folder: list[Path]) -> None:
     informational = (
         parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion or parsed.version
     )
+    modes = [bool(parsed.multirun), bool(parsed.cfg), bool(parsed.info), bool(parsed.shell_completion)]
+    if sum(modes) > 1:
+        raise Refused("use one of -m/--multirun, --cfg, --info and --shell-completion at a time")
     register_configs()
     if not informational:
         multirun = bool(parsed.multirun)

@@ -422,9 +422,11 @@ class CopingConfig(Checked):
     threshold_rise_per_pressure: float = share()
     threshold_max_extra: float = share()
     raised_threshold_rereferral: float = setting(0, 0.95)
-    # Caseload creep: the over-cap ceiling rises with the team's pressure, up to a hard maximum.
+    # Caseload creep: over the cap sooner (the override's wait shortens) and further (the ceiling rises, to a hard
+    # maximum) as the team's pressure grows.
     caseload_creep: bool = setting()
     creep_cases_per_pressure: float = setting(0, 1_000)
+    creep_sooner_per_pressure: float = setting(0, 1_000, default=0.0)
     creep_max_caseload: int = setting(1, 1_000, whole=True)
     # Agency surge: a team's sustained backlog brings agency workers above establishment for a while.
     agency_surge: bool = setting()

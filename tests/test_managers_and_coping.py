@@ -211,3 +211,48 @@ def test_with_coping_ten_percent_more_demand_degrades_gracefully():
     assert after["unallocated_mean"] < 3 * before["unallocated_mean"]
     _, low, _ = _paired(base, busier, "caseload_mean")
     assert low > 0
+
+
+# -- what the trial of the studies found ------------------------------------------------------------
+
+
+def test_a_swept_config_group_keeps_its_choice_as_a_name(tmp_path):
+    """``coping=default,off``: ``off`` is a config's name, not the truth value YAML would make of it."""
+    from simservice.runs.sweep import _job_overrides
+
+    for number, choice in enumerate(["default", "off"]):
+        hydra = tmp_path / str(number) / ".hydra"
+        hydra.mkdir(parents=True)
+        (hydra / "overrides.yaml").write_text(
+            f"- coping={choice}\n- demand.referrals_per_year=2002\n- run.event_log=off\n"
+        )
+    assert _job_overrides(tmp_path / "1") == {
+        "coping": "off",
+        "demand.referrals_per_year": 2002,
+        "run.event_log": False,
+    }
+
+
+def test_a_sweep_and_a_printout_at_once_is_one_line(capsys):
+    from simservice.app import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli(["-m", "service.teams=3,4", "--cfg", "job"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "one of -m/--multirun, --cfg" in err
+
+
+def test_yearly_measures_stay_within_what_they_can_be():
+    from simservice.reporting.yearly import yearly_table
+
+    results = run_scenario(
+        load_config(["run.years=2", "run.warmup_years=0.5", "run.replications=3", "run.progress=false"])
+    )
+    table = yearly_table(results.cases, results.daily, results.staff, results.config.run)
+    assert set(table["year"]) == {1, 2}
+    assert (table["ci_low"].dropna() >= 0).all()
+    shares = table[table["unit"].str.startswith("%")]
+    assert (shares["ci_high"].dropna() <= 100).all()
+    referrals = table[table["measure"] == "referrals"]["mean"]
+    assert referrals.between(2300, 2900).all()

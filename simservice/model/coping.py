@@ -5,7 +5,7 @@ pressure -- unallocated children per case-holding post above
 ``coping.pressure_from_per_post`` -- and responds as ``coping`` allows:
 
 - **thresholds rise**: the front door closes a larger share of referrals;
-- **caseload creep**: each team's over-cap ceiling rises with its own pressure;
+- **caseload creep**: each team's manager allocates over the cap sooner, and further, as its pressure grows;
 - **agency surge**: a team under sustained pressure gets agency workers above its establishment;
 - **triage surge**: the front door decides more a day while its backlog is long.
 
@@ -68,6 +68,8 @@ class Coping:
             if c.caseload_creep:
                 ceiling = min(c.creep_max_caseload, team.base_ceiling + c.creep_cases_per_pressure * pressure)
                 team.ceiling = max(team.base_ceiling, ceiling)
+                if team.base_override_after is not None:
+                    team.override_after = team.base_override_after / (1.0 + c.creep_sooner_per_pressure * pressure)
             if c.agency_surge:
                 self._surge(team.id, pressure, now)
         if c.triage_surge and self.base_triage is not None:

@@ -330,7 +330,7 @@ class Team:
     def set_policy(self, cap: int | None, override_after: float | None, ceiling: int) -> None:
         """The caseload cap and the over-cap override; a dated change can move them."""
         self.cap = cap if cap is not None else math.inf
-        self.override_after = override_after
+        self.base_override_after = self.override_after = override_after  # caseload creep can shorten the wait
         self.base_ceiling = self.ceiling = max(ceiling, cap or 0)  # caseload creep can raise the ceiling
 
     def refresh(self, worker: Worker) -> None:

@@ -4,7 +4,8 @@ Each reported year starts at ``run.start_month`` (April: DfE's year to 31 March)
 Flows (referrals, closures, re-referrals, leavers) count the year's events; the
 children awaiting assessment are counted on the last day of March in the year;
 the workforce rates are the year's means of the daily counts (DfE takes its
-snapshot on 30 September).
+snapshot on 30 September); ``off_sick_pct`` is the share of workers off sick on
+an average day, not DfE's days lost. Intervals are clipped to what a measure can be.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ YEARLY_UNITS = {
     "agency_pct": "%",
     "vacancy_pct": "%",
     "turnover_pct": "%",
-    "absence_pct": "% of workers off sick",
+    "off_sick_pct": "% of workers off sick",
     "caseload_dfe": "cases per case-holding FTE",
     "unallocated_mean": "cases",
     "surge_agency_mean": "workers",
@@ -74,7 +75,7 @@ def replication_years(cases: pd.DataFrame, daily: pd.DataFrame, staff: pd.DataFr
                 "agency_pct": 100.0 * agency / (agency + in_post) if agency + in_post else math.nan,
                 "vacancy_pct": 100.0 * vacant / (vacant + in_post) if vacant + in_post else math.nan,
                 "turnover_pct": 100.0 * leavers["fte"][leaver_year == year].sum() / in_post if in_post else math.nan,
-                "absence_pct": 100.0 * d["off_sick"].mean() / heads if heads else math.nan,
+                "off_sick_pct": 100.0 * d["off_sick"].mean() / heads if heads else math.nan,
                 "caseload_dfe": float(np.mean(held[holders > 0] / holders[holders > 0]))
                 if (holders > 0).any()
                 else math.nan,
@@ -99,5 +100,6 @@ def yearly_table(cases: pd.DataFrame, daily: pd.DataFrame, staff: pd.DataFrame, 
     for year, group in table.groupby("year"):
         for measure, unit in YEARLY_UNITS.items():
             mean, low, high = mean_ci(group[measure])
+            low, high = max(low, 0.0), min(high, 100.0) if unit.startswith("%") else high  # what it can be
             rows.append({"year": year, "measure": measure, "mean": mean, "ci_low": low, "ci_high": high, "unit": unit})
     return pd.DataFrame(rows, columns=["year", "measure", "mean", "ci_low", "ci_high", "unit"])

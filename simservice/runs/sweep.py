@@ -120,6 +120,9 @@ def _job_overrides(job_dir: Path) -> dict[str, Any]:
         key = key.lstrip("+~")
         if key.startswith("hydra"):
             continue
+        if "." not in key:  # a config group's choice (coping=off): a name, never a number or a truth value
+            settings[key] = value
+            continue
         try:
             settings[key] = yaml.safe_load(value)
         except yaml.YAMLError:
@@ -147,7 +150,8 @@ def gather(sweep_dir: Path, expected: int | None = None) -> pd.DataFrame:
             table = pd.DataFrame([{"job": number, "status": "failed", "error": error, "kpi": None, "unit": None}])
         for key in swept:
             value = settings[number].get(key)
-            table[key] = str(value) if isinstance(value, list | dict) else value
+            mixed = len({type(values.get(key)) for values in settings.values()} - {type(None)}) > 1
+            table[key] = str(value) if isinstance(value, list | dict) or (mixed and value is not None) else value
         tables.append(table)
     if not tables:
         return pd.DataFrame(columns=["job", *swept, *TABLE_COLUMNS[1:]])
