@@ -277,6 +277,14 @@ class DemandConfig(Checked):
     min_days_standard: float = setting(0, 1_000)
     min_days_urgent: float = setting(0, 1_000)
     min_days_spread: float = share()
+    # The elapsed time an assessment needs besides its casework hours, from allocation: seeing the child
+    # (exponential), information from partner agencies (log-normal), then the analysis and write-up.
+    first_visit_days_standard: float = setting(0, 1_000, default=0.0)
+    first_visit_days_urgent: float = setting(0, 1_000, default=0.0)
+    partner_information_days_standard: float = setting(0, 1_000, default=0.0)
+    partner_information_days_urgent: float = setting(0, 1_000, default=0.0)
+    partner_information_cv: float = setting(0, 10, default=0.0)
+    write_up_days: float = setting(0, 1_000, default=0.0)
     not_in_need_share: float = share()
     rereferral_probability: float = setting(0, 0.95)
     rereferral_mean_days: float = setting(0, CENTURY_DAYS, low_open=True)

@@ -9,6 +9,7 @@ referrals falls uniformly at random, which is exactly such a process.
 from __future__ import annotations
 
 import math
+import statistics
 
 import numpy as np
 import pandas as pd
@@ -108,3 +109,37 @@ class Workload:
         if self.exponential:
             return self.means[priority] * variate
         return math.exp(self.mu[priority] + self.sigma * variate)
+
+
+class ElapsedTime:
+    """Working days an assessment needs from allocation whatever the caseload: the visits and the partners' replies.
+
+    The child is seen after an exponential wait (urgent: mean ``first_visit_days_urgent``);
+    partner agencies' information comes after a log-normal wait (median by urgency,
+    spread ``partner_information_cv``); once both are in, the analysis and write-up take
+    ``write_up_days``. The assessment's minimum days (``min_days_*``) stay a floor.
+    With every one of these 0 an assessment needs only its floor.
+    """
+
+    def __init__(self, demand: DemandConfig):
+        self.visit = (demand.first_visit_days_urgent, demand.first_visit_days_standard)
+        self.information = (demand.partner_information_days_urgent, demand.partner_information_days_standard)
+        self.sigma = math.sqrt(math.log(1.0 + demand.partner_information_cv**2))
+        self.write_up = demand.write_up_days
+        self.on = any((*self.visit, *self.information, self.write_up))
+
+    def days(self, priority: int, floor: float, visit_draw: float, information_draw: float) -> float:
+        """The case's minimum elapsed days, from its own two uniforms."""
+        if not self.on:
+            return floor
+        seen = -self.visit[priority] * math.log(visit_draw)
+        replied = self.information[priority] * math.exp(self.sigma * _normal(information_draw))
+        return max(floor, max(seen, replied) + self.write_up)
+
+
+def _normal(u: float) -> float:
+    """The standard normal quantile of a uniform (a log-normal wait from the referral's own uniform)."""
+    return _NORMAL.inv_cdf(u)
+
+
+_NORMAL = statistics.NormalDist()

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import simpy
 
 from simservice.config import ASSESSMENT_LIMIT_DAYS, Config
-from simservice.model.demand import Workload
+from simservice.model.demand import ElapsedTime, Workload
 from simservice.model.streams import ReferralStreams, return_key
 
 if TYPE_CHECKING:
@@ -181,7 +181,20 @@ class PastReferral:
 
 
 # Positions in a referral's row of uniforms (streams.REFERRAL_FIELDS).
-URGENCY, WORKLOAD, WORKLOAD_ANGLE, VISITS, FRONT_DOOR, AREA, OUTCOME, RETURNS, RETURN_DELAY, LONG_TERM_STAY = range(10)
+(
+    URGENCY,
+    WORKLOAD,
+    WORKLOAD_ANGLE,
+    VISITS,
+    FRONT_DOOR,
+    AREA,
+    OUTCOME,
+    RETURNS,
+    RETURN_DELAY,
+    LONG_TERM_STAY,
+    FIRST_VISIT,
+    PARTNER_INFORMATION,
+) = range(12)
 
 
 class Level:
@@ -485,6 +498,7 @@ class Pathway:
         self.demand = demand
         self._hours = Workload(demand)
         self._min_days = (demand.min_days_urgent, demand.min_days_standard)
+        self._elapsed = ElapsedTime(demand)
 
     def new_case(self, referred: float, key: int, draws: list[float], initial: bool = False, previous=None) -> Case:
         """A referral and everything random about it, from its own draws."""
@@ -504,7 +518,8 @@ class Pathway:
             variate = math.sqrt(-2.0 * math.log(draws[WORKLOAD])) * math.cos(2.0 * math.pi * draws[WORKLOAD_ANGLE])
         case.priority = urgency
         case.hours = case.hours_left = self._hours.hours(urgency, variate)
-        case.min_days = self._min_days[urgency] * (1.0 + demand.min_days_spread * (2.0 * draws[VISITS] - 1.0))
+        floor = self._min_days[urgency] * (1.0 + demand.min_days_spread * (2.0 * draws[VISITS] - 1.0))
+        case.min_days = self._elapsed.days(urgency, floor, draws[FIRST_VISIT], draws[PARTNER_INFORMATION])
         case.not_in_need = draws[OUTCOME] < demand.not_in_need_share
         case.front_door_draw = draws[FRONT_DOOR]
         case.area_draw = draws[AREA]

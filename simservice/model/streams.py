@@ -93,6 +93,8 @@ REFERRAL_FIELDS = (
     "returns",
     "return_delay",
     "long_term_stay",
+    "first_visit",
+    "partner_information",
 )
 _MASK = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15  # SplitMix64's increment
