@@ -419,7 +419,7 @@ class ManagersConfig(Checked):
 class CopingConfig(Checked):
     """How a service under pressure copes; each response can be switched off.
 
-    Pressure is the unallocated backlog per case-holding post above ``pressure_from_per_post``.
+    Pressure is the unallocated backlog per post of the establishment above ``pressure_from_per_post``.
     """
 
     GROUP = "coping"

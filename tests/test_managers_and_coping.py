@@ -220,7 +220,7 @@ def test_a_swept_config_group_keeps_its_choice_as_a_name(tmp_path):
     """``coping=default,off``: ``off`` is a config's name, not the truth value YAML would make of it."""
     from simservice.runs.sweep import _job_overrides
 
-    for number, choice in enumerate(["default", "off"]):
+    for number, choice in enumerate(["default", "'off'"]):  # quoted on the command line, or not
         hydra = tmp_path / str(number) / ".hydra"
         hydra.mkdir(parents=True)
         (hydra / "overrides.yaml").write_text(

@@ -1,8 +1,9 @@
 """How a service under pressure copes: the responses that shrink the visible backlog and hide its cost.
 
 Each morning, before the managers look at their queues, the service reads its
-pressure -- unallocated children per case-holding post above
-``coping.pressure_from_per_post`` -- and responds as ``coping`` allows:
+pressure -- unallocated children per post of the establishment (filled or not,
+surge posts apart) above ``coping.pressure_from_per_post`` -- and responds as
+``coping`` allows:
 
 - **thresholds rise**: the front door closes a larger share of referrals;
 - **caseload creep**: each team's manager allocates over the cap sooner, and further, as its pressure grows;
@@ -49,8 +50,6 @@ class Coping:
     def morning(self) -> None:
         """Read the pressure and respond, before the managers' review."""
         c = self.config
-        if not (c.thresholds_rise or c.caseload_creep or c.agency_surge or c.triage_surge):
-            return
         service = self.service
         pathway, workforce = service.pathway, service.workforce
         posts: dict[int, int] = {}
@@ -58,6 +57,8 @@ class Coping:
             posts[post.team] = posts.get(post.team, 0) + 1
         total = sum(posts.values())
         self.pressure = max(0.0, pathway.in_state[UNALLOCATED] / total - c.pressure_from_per_post) if total else 0.0
+        if not (c.thresholds_rise or c.caseload_creep or c.agency_surge or c.triage_surge):
+            return  # (the pressure is still read: timeseries.csv shows it with coping off)
         if c.thresholds_rise:
             extra = min(c.threshold_max_extra, c.threshold_rise_per_pressure * self.pressure)
             pathway.closure_share = min(1.0, self.base_closure + extra)

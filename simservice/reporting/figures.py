@@ -165,7 +165,7 @@ def coping_over_time(daily: pd.DataFrame, run: RunConfig, title: str, change_mon
         ("agency surge\n(workers above establishment)", [("surge_agency", None)]),
         ("unpaid hours a day\n(whole service)", [("unpaid_hours_per_day", None)]),
         (
-            "rushed assessments a day;\nsupervision given (%)",
+            "rushed assessments a day",
             [("rushed_assessments", "rushed assessments a day"), ("supervision_given_pct", "supervision given, %")],
         ),
     ]
@@ -174,9 +174,12 @@ def coping_over_time(daily: pd.DataFrame, run: RunConfig, title: str, change_mon
             values = week[column] * (100.0 if column == "front_door_closure_share" else 1.0)
             if column == "supervision_given_pct":
                 ax2 = ax.twinx()
-                ax2.plot(week["year"], values, color="tab:green", lw=1.1, label=label)
+                ax2.plot(week["year"], values, color="tab:green", lw=1.1)
                 ax2.set_ylim(0, 105)
                 ax2.set_ylabel("supervision given (%)", color="tab:green")
+                ax.plot([], [], color="tab:green", lw=1.1, label=label)  # in the panel's legend
+                ax.set_zorder(ax2.get_zorder() + 1)  # the legend above both lines
+                ax.patch.set_visible(False)
                 continue
             ax.plot(week["year"], values, color=f"C{i}", lw=1.2, label=label)
         ax.set_ylabel(ylabel)
@@ -184,10 +187,10 @@ def coping_over_time(daily: pd.DataFrame, run: RunConfig, title: str, change_mon
         if run.warmup_years > 0:
             ax.axvspan(-run.warmup_years, 0, color="0.9", zorder=0)
         mark_changes(ax, change_months, label=False)
-        if len([label for _, label in lines if label]) > 1 or lines[0][0] == "rushed_assessments":
-            ax.legend(loc="upper left", frameon=False, fontsize="small")
+        if len([label for _, label in lines if label]) > 1:
+            ax.legend(loc="upper left", frameon=True, framealpha=0.85, fontsize="small")
     for ax in axes[-2:]:
         ax.set_xlabel("years from the start of the reported period")
-    note = " (dotted: dated changes)" if change_months else ""
-    fig.suptitle(f"{title}: how the pressure was absorbed, weekly means of replications{note}")
+    note = "; dotted: dated changes" if change_months else ""
+    fig.suptitle(f"{title}\nhow the pressure was absorbed: weekly means of replications{note}")
     return fig

@@ -229,6 +229,6 @@ def summarise(kpis: pd.DataFrame) -> pd.DataFrame:
     for kpi, unit in KPI_UNITS.items():
         mean, low, high = mean_ci(kpis[kpi])
         # Every KPI is a count, a duration or a share: its interval stops at what is possible.
-        low, high = max(low, 0.0), min(high, 100.0) if unit == "%" else high
+        low, high = max(low, 0.0), min(high, 100.0) if unit.startswith("%") else high
         rows.append({"kpi": kpi, "mean": mean, "ci_low": low, "ci_high": high, "unit": unit})
     return pd.DataFrame(rows, columns=["kpi", "mean", "ci_low", "ci_high", "unit"])

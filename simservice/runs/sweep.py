@@ -121,7 +121,7 @@ def _job_overrides(job_dir: Path) -> dict[str, Any]:
         if key.startswith("hydra"):
             continue
         if "." not in key:  # a config group's choice (coping=off): a name, never a number or a truth value
-            settings[key] = value
+            settings[key] = value.strip("'\"")
             continue
         try:
             settings[key] = yaml.safe_load(value)
