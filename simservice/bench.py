@@ -1,6 +1,7 @@
 """Benchmark: the model against bare SimPy, at growing sizes, and the cost of the event log.
 
-``python -m simservice.bench`` times one replication of the default scenario and a bare
+``python -m simservice.bench`` times one replication of the default scenario (and the same
+with a fixed staff, with the event log, and without managers and coping) and a bare
 SimPy M/M/c queue fed the model's own arrival times, in interleaved blocks (so drift on
 a shared machine moves both alike), in CPU time; the last line is the per-referral cost
 of the model relative to the bare queue. ``--scale`` runs 1x, 10x and 100x the default
@@ -56,6 +57,8 @@ def bare_mmc(arrivals: np.ndarray, servers: int, utilisation: float = 0.9, seed:
 
 #: The same scenario with the workforce dynamics, re-referrals and the long-term teams switched off.
 FIXED_STAFF = ["workforce=fixed", "demand.rereferral_probability=0", "service.long_term_places=null"]
+#: The same scenario without team managers' limited time and without coping responses.
+WITHOUT_MANAGERS = ["managers=unlimited", "coping=off"]
 
 
 def time_replication(config, replication: int) -> tuple[float, int, np.ndarray]:
@@ -76,8 +79,9 @@ def model_benchmark(overrides: list[str], repeats: int) -> None:
     config = load_config(overrides)
     fixed = load_config([*overrides, *FIXED_STAFF])
     logged = load_config([*overrides, "run.event_log=true"])
+    plain = load_config([*overrides, *WITHOUT_MANAGERS])
     servers = config.service.teams * config.service.workers_per_team
-    best = {"model": np.inf, "fixed": np.inf, "logged": np.inf, "bare": np.inf}
+    best = {"model": np.inf, "fixed": np.inf, "logged": np.inf, "plain": np.inf, "bare": np.inf}
     per = dict(best)
     for repeat in range(repeats):
         seconds, referrals, arrivals = time_replication(config, repeat)
@@ -88,6 +92,8 @@ def model_benchmark(overrides: list[str], repeats: int) -> None:
         best["fixed"] = min(best["fixed"], seconds)
         seconds, _, _ = time_replication(logged, repeat)
         per["logged"] = min(per["logged"], seconds / referrals)
+        seconds, plain_referrals, _ = time_replication(plain, repeat)
+        per["plain"] = min(per["plain"], seconds / plain_referrals)
         bare = bare_mmc(arrivals, servers, seed=repeat)
         per["bare"] = min(per["bare"], bare / len(arrivals))
         best["bare"] = min(best["bare"], bare)
@@ -99,6 +105,10 @@ def model_benchmark(overrides: list[str], repeats: int) -> None:
         f"referral; the dynamics cost {per['model'] / per['fixed']:.2f}x per referral"
     )
     print(f"with run.event_log=true: {per['logged'] / per['model']:.2f}x the cost of a run without")
+    print(
+        f"without managers' limited time and coping ({' '.join(WITHOUT_MANAGERS)}): {per['plain'] * 1e6:.1f} us a "
+        f"referral; managers and coping cost {per['model'] / per['plain']:.2f}x per referral"
+    )
     print(f"bare SimPy M/M/{servers}, the model's arrival times: {best['bare']:.3f} s, {per['bare'] * 1e6:.1f} us")
     print(f"per-referral cost vs bare SimPy: {per['model'] / per['bare']:.2f}x")
 
