@@ -417,6 +417,7 @@ class Workforce:
         self._leaving_per_year = _leaving_rates(self.w)
         self.unsettled_until = -math.inf  # a restructure raises leaving until then
         self.surge_workers = 0
+        self._surges: dict[int, list[Post]] = {}  # team -> its surge posts
         for team in range(service.teams):
             self.add_team()
             for _ in range(service.posts_in(team)):
@@ -429,8 +430,12 @@ class Workforce:
         """The establishment: every post not deleted, surge posts apart."""
         return [post for post in self.posts if not post.deleted and not post.surge]
 
-    def surge_posts(self, team: int | None = None) -> list[Post]:
-        return [p for p in self.posts if p.surge and not p.deleted and (team is None or p.team == team)]
+    def surge_posts(self, team: int) -> list[Post]:
+        """A team's surge posts still open (kept by team, so the morning's look costs nothing at any size)."""
+        posts = self._surges.get(team)
+        if posts:
+            posts[:] = [p for p in posts if not p.deleted]
+        return list(posts or [])
 
     # -- coping: agency surge and restructures -----------------------------------------------------
     def add_surge(self, team: int, days: float) -> None:
@@ -438,6 +443,7 @@ class Workforce:
         post = Post(len(self.posts), team)
         post.surge = True
         self.posts.append(post)
+        self._surges.setdefault(team, []).append(post)
         self._streams.append(PostStreams(self._all_streams, post.id))
         start = self.w.agency_start_days
         self.env.timeout(start).callbacks.append(lambda _event: self._surge_starts(post))
