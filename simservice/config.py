@@ -230,6 +230,7 @@ class ServiceConfig(Checked):
                 posts,
                 f"must list the posts of each of the {self.teams} teams, or be null for workers_per_team each",
             )
+            require(sum(posts[: self.teams]) >= 1, "service.team_posts", posts, "must give the teams at least one post")
 
     def posts_in(self, team: int) -> int:
         """The establishment of one team: its entry of ``team_posts`` (a team past the list: ``workers_per_team``)."""

@@ -256,3 +256,25 @@ def test_yearly_measures_stay_within_what_they_can_be():
     assert (shares["ci_high"].dropna() <= 100).all()
     referrals = table[table["measure"] == "referrals"]["mean"]
     assert referrals.between(2300, 2900).all()
+
+
+def test_managers_given_unlimited_time_at_a_date_sign_off_what_waits_and_supervise_fully():
+    config = load_config(
+        [*SHORT[:4], "changes=[{month:6,setting:managers.hours_per_week,value:null}]", "run.replications=1"]
+    )
+    result = simulate(config, 0)
+    change = config.run.warmup_days + 6 * config.run.days_per_month
+    after = result.daily[result.daily["day"] > change + 1]
+    assert (after["awaiting_sign_off"] == 0).all()
+    months = after["supervision_given_pct"].dropna()
+    assert len(months) and (months == 100).all()
+    assert (result.cases["state"] != "awaiting_sign_off").all()
+
+
+def test_a_team_without_posts_is_pressed_by_its_queue_and_the_service_needs_a_post():
+    from simservice.config import ConfigError
+
+    result = run_scenario(load_config([*SHORT[:4], "run.replications=2", "service.team_posts=[6,6,6,0]"]))
+    assert result.summary.set_index("kpi").loc["surge_agency_days", "mean"] > 0
+    with pytest.raises(ConfigError, match="at least one post"):
+        load_config(["service.team_posts=[0,0,0,0]"])

@@ -64,8 +64,8 @@ class Coping:
             pathway.closure_share = min(1.0, self.base_closure + extra)
         now = service.env.now
         for team in pathway.open_teams:
-            mine = posts.get(team.id, 0)
-            pressure = max(0.0, len(team.queue) / mine - c.pressure_from_per_post) if mine else 0.0
+            mine = posts.get(team.id, 0)  # a team with no posts is pressed by every child it has waiting
+            pressure = max(0.0, len(team.queue) / max(mine, 1) - c.pressure_from_per_post)
             if c.caseload_creep:
                 ceiling = min(c.creep_max_caseload, team.base_ceiling + c.creep_cases_per_pressure * pressure)
                 team.ceiling = max(team.base_ceiling, ceiling)

@@ -239,6 +239,10 @@ class Managers:
             for team in self.pathway.teams:
                 if not team.open:
                     self.posts[team.id].close()
+        if self.unlimited:  # time without limit from now: what waits is signed off at once
+            for manager in self.posts:
+                while manager.queue:
+                    self.pathway.signed_off(manager.queue.popleft())
         for manager in self.posts:
             manager._nudge()
 
@@ -279,5 +283,14 @@ class Managers:
             yield env.timeout(start + month * self.days_per_month - env.now)
             for manager in self.posts:
                 if manager.open:
-                    planned, given = manager.close_month()
+                    planned, given = self._supervise_fully(manager) if self.unlimited else manager.close_month()
                     self.supervision.append((env.now, manager.team, planned, given))
+
+    def _supervise_fully(self, manager: Manager) -> tuple[float, float]:
+        """With unlimited time, every worker's supervision is given."""
+        workers = [w for w in self.team_workers(manager.team) if not w.absent]
+        for worker in workers:
+            worker.set_unsupported(0.0)
+        manager.sign_off_hours, manager.allocations = 0.0, 0
+        planned = self.config.supervision_hours_per_worker_month * len(workers)
+        return planned, planned
