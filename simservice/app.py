@@ -26,7 +26,7 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from simservice.config import PAIRING, Config, ConfigError
+from simservice.config import PAIRING, Config, ConfigError, is_truth_setting
 from simservice.hydra_config import compose, conf_dir, error_text, register_configs, to_config, without_hydra
 from simservice.reporting.outputs import OWNER, claim, claim_new, clean_abandoned_staging, format_summary, write_outputs
 from simservice.runs.budget import memory_check, output_bytes
@@ -201,6 +201,7 @@ def plan(
     search = [f"hydra.searchpath=[{_quoted('file://' + str(Path(config_dir).resolve()))}]"] if config_dir else []
     jobs, processes, disk, cache = 1, 1, 0.0, None
     for number, case in enumerate(cases):
+        _truth_only(case)
         try:
             composed = compose([*case, *search], config_name, hydra=multirun and number == 0)
             if multirun and number == 0:  # the sweep's own settings (hydra.sweeper.params) come with it
@@ -224,6 +225,15 @@ def plan(
         disk = max(disk, sum(output_bytes(config) for config in configs))
         cache = Path(composed.cache_dir) if composed.cache_dir else None
     return Plan(disk * (2 * jobs if multirun else 1), cache)
+
+
+def _truth_only(case: Sequence[str]) -> None:
+    """A true-or-false setting takes true or false: not yes, on, 1 or 2, which the config library would accept."""
+    for override in case:
+        key, _, value = override.partition("=")
+        key = key.lstrip("+~")
+        if is_truth_setting(key) and value.strip().lower() not in ("true", "false"):
+            raise Refused(str(ConfigError(key, value, "must be true or false")))
 
 
 def check_overrides(

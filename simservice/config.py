@@ -617,6 +617,15 @@ _GROUPS: dict[str, type] = {
 }
 
 
+def is_truth_setting(setting: str) -> bool:
+    """True for a setting that is true or false (``coping.agency_surge``), so ``yes`` or ``2`` can be refused."""
+    group, _, key = setting.partition(".")
+    group_class = {**_GROUPS, "run": RunConfig}.get(group)
+    if group_class is None:
+        return False
+    return any(f.name == key and f.type in ("bool", bool) for f in dataclasses.fields(group_class))
+
+
 def limits_table() -> str:
     """Every setting with a declared range, as the Markdown table the README shows."""
     rows = ["| setting | allowed |", "|---|---|"]

@@ -278,3 +278,15 @@ def test_a_team_without_posts_is_pressed_by_its_queue_and_the_service_needs_a_po
     assert result.summary.set_index("kpi").loc["surge_agency_days", "mean"] > 0
     with pytest.raises(ConfigError, match="at least one post"):
         load_config(["service.team_posts=[0,0,0,0]"])
+
+
+@pytest.mark.parametrize("value", ["2", "yes", "-1", "off"])
+def test_a_true_or_false_setting_takes_only_true_or_false(value, capsys):
+    from simservice.app import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli([f"coping.agency_surge={value}"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"simservice: error: coping.agency_surge='{value}': must be true or false"
+    )
