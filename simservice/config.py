@@ -458,19 +458,6 @@ class CopingConfig(Checked):
     triage_surge_trigger_days: float = setting(0, 1_000)
     triage_surge_share: float = setting(0, 10)
 
-    @property
-    def any_on(self) -> bool:
-        return any(
-            (
-                self.thresholds_rise,
-                self.caseload_creep,
-                self.agency_surge,
-                self.unpaid_hours,
-                self.rushed_assessments,
-                self.triage_surge,
-            )
-        )
-
 
 #: Settings of ``run`` that make replication k of two scenarios the same draw; scenarios may not change them.
 PAIRING = ("seed", "replications", "years", "warmup_years", "days_per_year", "start_month")

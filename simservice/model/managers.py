@@ -204,13 +204,12 @@ class Managers:
         self.leavers: list[tuple[float, int, str]] = []  # (day, team, holder)
         self.supervision: list[tuple[float, int, float, float]] = []  # (day, team, planned hours, given)
         self.posts: list[Manager] = []
-        self._teams = config.service.teams
         if not self.unlimited:
             self._start()
 
     def _start(self) -> None:
         """Every team gets its manager post, and the monthly round begins."""
-        for team in range(self._teams):
+        for team in range(len(self._team_workers)):
             self.add(team)
         self.env.process(self._months())
 
@@ -234,7 +233,6 @@ class Managers:
         """New settings from a dated change (managers' time and the post's rules)."""
         was_unlimited, self.config = self.unlimited, config.managers
         if was_unlimited and not self.unlimited and not self.posts:
-            self._teams = len(self._team_workers)
             self._start()
             for team in self.pathway.teams:
                 if not team.open:
@@ -264,9 +262,6 @@ class Managers:
         """An allocation decision took the manager's time."""
         if self.posts:
             self.posts[team].allocations += 1
-
-    def awaiting_sign_off(self) -> int:
-        return sum(len(manager.queue) for manager in self.posts)
 
     def holders(self) -> dict[str, int]:
         counts = dict.fromkeys((MANAGER, INTERIM, VACANT), 0)

@@ -464,7 +464,7 @@ class Pathway:
             if target == ALLOCATED:
                 if case.allocated != case.allocated:  # the first allocation (NaN before)
                     case.allocated = now
-                    if self._rushing:
+                    if self.config.coping.rushed_assessments:
                         check = case.deadline - self.config.coping.rush_days_before_deadline
                         morning = math.ceil(max(now, check))
                         self.deadline_checks.setdefault(morning, []).append((case, case.epoch))
@@ -657,10 +657,6 @@ class Pathway:
         self.allocate(self.teams[case.team if worker is None else worker.team])
 
     # -- rushed work -------------------------------------------------------------------------------
-    @property
-    def _rushing(self) -> bool:
-        return self.config.coping.rushed_assessments
-
     def near_deadlines(self, morning: int) -> None:
         """Each morning, for assessments near their deadline: a worker holding too many cuts the hours short."""
         due = self.deadline_checks.pop(morning, None)

@@ -144,14 +144,35 @@ def coping_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, float]:
     }
 
 
+def march_census_days(run: RunConfig) -> list[tuple[int, int]]:
+    """(reported month, working day) of the last count of each March in the reported years: DfE's census day."""
+    return [
+        (month, math.floor(run.warmup_days + (month + 1) * run.days_per_month + 1e-9) - 1)
+        for month in range(round(run.years * 12))
+        if (run.start_month - 1 + month) % 12 == 2
+    ]
+
+
 def _at_31_march(daily: pd.DataFrame, run: RunConfig) -> float:
-    """Children awaiting assessment at the last count of each March in the reported years (DfE's census day), mean."""
-    counts = []
-    for month in range(round(run.years * 12)):
-        if (run.start_month - 1 + month) % 12 == 2:  # March
-            day = math.floor(run.warmup_days + (month + 1) * run.days_per_month + 1e-9) - 1
-            counts.append(daily["awaiting_assessment"].iloc[min(day, len(daily) - 1)])
+    """Children awaiting assessment at the last count of each March in the reported years, mean."""
+    counts = [daily["awaiting_assessment"].iloc[min(day, len(daily) - 1)] for _, day in march_census_days(run)]
     return float(np.mean(counts)) if counts else math.nan
+
+
+def dfe_workforce_rates(days: pd.DataFrame) -> dict[str, float]:
+    """Agency and vacancy rates and caseload the DfE way, from daily counts; and the mean in-post FTE.
+
+    agency rate = agency / (agency + in post); vacancy rate = vacancies / (vacancies + in post);
+    caseload = cases / case-holder FTE.
+    """
+    in_post, agency, vacant = days["in_post_fte"].mean(), days["agency_fte"].mean(), days["vacant_fte"].mean()
+    holders, held = days["case_holder_fte"].to_numpy(), days["cases_held"].to_numpy()
+    return {
+        "in_post_fte": in_post,
+        "agency_pct": 100.0 * agency / (agency + in_post) if agency + in_post else math.nan,
+        "vacancy_pct": 100.0 * vacant / (vacant + in_post) if vacant + in_post else math.nan,
+        "caseload_dfe": float(np.mean(held[holders > 0] / holders[holders > 0])) if (holders > 0).any() else math.nan,
+    }
 
 
 def _in_post_days(staff: pd.DataFrame, start: float, end: float) -> float:
@@ -175,21 +196,17 @@ def workforce_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, float
     start = run.warmup_days
     days = result.daily[~result.daily["warmup"]]
     staff = result.staff
-    in_post = days["in_post_fte"].mean()
-    agency = days["agency_fte"].mean()
-    vacant = days["vacant_fte"].mean()
+    rates = dfe_workforce_rates(days)
+    in_post = rates["in_post_fte"]
     leavers = staff[(staff["left_day"] >= start) & (staff["left_because"] == "resigned")]
     employees = staff[staff["contract"] != "agency"]
     sick_days = employees["sick_days_reported"].sum() / run.years
-    holders = days["case_holder_fte"].to_numpy()
-    held = days["cases_held"].to_numpy()
     return {
-        # turnover = leavers / in-post FTE; agency rate = agency / (agency + in post);
-        # vacancy rate = vacancies / (vacancies + in post); caseload = cases / case-holder FTE.
+        # turnover = leavers / in-post FTE
         "turnover_pct": 100.0 * leavers["fte"].sum() / run.years / in_post if in_post else math.nan,
-        "agency_pct": 100.0 * agency / (agency + in_post) if agency + in_post else math.nan,
-        "vacancy_pct": 100.0 * vacant / (vacant + in_post) if vacant + in_post else math.nan,
-        "caseload_dfe": float(np.mean(held[holders > 0] / holders[holders > 0])) if (holders > 0).any() else math.nan,
+        "agency_pct": rates["agency_pct"],
+        "vacancy_pct": rates["vacancy_pct"],
+        "caseload_dfe": rates["caseload_dfe"],
         "absence_pct": 100.0 * sick_days / (in_post * run.days_per_year) if in_post else math.nan,
         "sickness_days_per_fte": sick_days / in_post if in_post else math.nan,
         "stress_mean": days["stress_mean"].mean(),

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from simservice.config import RunConfig
-from simservice.reporting.kpis import mean_ci
+from simservice.reporting.kpis import dfe_workforce_rates, march_census_days, mean_ci
 
 #: The yearly measures, with their units.
 YEARLY_UNITS = {
@@ -52,19 +52,14 @@ def replication_years(cases: pd.DataFrame, daily: pd.DataFrame, staff: pd.DataFr
     for year in range(years):
         referred = new[new_year == year]
         d = days[day_year == year]
-        in_post, agency, vacant = d["in_post_fte"].mean(), d["agency_fte"].mean(), d["vacant_fte"].mean()
-        holders, held = d["case_holder_fte"].to_numpy(), d["cases_held"].to_numpy()
+        rates = dfe_workforce_rates(d)
+        in_post = rates["in_post_fte"]
         heads = (d["permanent"] + d["newly_qualified"] + d["agency"]).mean()
-        march = [
-            month
-            for month in range(year * 12, min((year + 1) * 12, round(run.years * 12)))
-            if (run.start_month - 1 + month) % 12 == 2
-        ]
         awaiting = math.nan
-        if march:
-            day = math.floor(run.warmup_days + (march[0] + 1) * run.days_per_month + 1e-9) - 1
-            at = daily.loc[daily["day"] == min(day, int(daily["day"].max())), "awaiting_assessment"]
-            awaiting = float(at.iloc[0]) if len(at) else math.nan
+        for month, day in march_census_days(run):
+            if year * 12 <= month < (year + 1) * 12:
+                at = daily.loc[daily["day"] == min(day, int(daily["day"].max())), "awaiting_assessment"]
+                awaiting = float(at.iloc[0]) if len(at) else math.nan
         rows.append(
             {
                 "year": year + 1,
@@ -72,13 +67,11 @@ def replication_years(cases: pd.DataFrame, daily: pd.DataFrame, staff: pd.DataFr
                 "closed_at_front_door_pct": 100.0 * (referred["state"] == "closed_at_front_door").mean(),
                 "rereferral_pct": 100.0 * referred["rereferral_within_12_months"].mean(),
                 "awaiting_assessment_31_march": awaiting,
-                "agency_pct": 100.0 * agency / (agency + in_post) if agency + in_post else math.nan,
-                "vacancy_pct": 100.0 * vacant / (vacant + in_post) if vacant + in_post else math.nan,
+                "agency_pct": rates["agency_pct"],
+                "vacancy_pct": rates["vacancy_pct"],
                 "turnover_pct": 100.0 * leavers["fte"][leaver_year == year].sum() / in_post if in_post else math.nan,
                 "off_sick_pct": 100.0 * d["off_sick"].mean() / heads if heads else math.nan,
-                "caseload_dfe": float(np.mean(held[holders > 0] / holders[holders > 0]))
-                if (holders > 0).any()
-                else math.nan,
+                "caseload_dfe": rates["caseload_dfe"],
                 "unallocated_mean": d["unallocated"].mean(),
                 "surge_agency_mean": d["surge_agency"].mean(),
                 "caseload_max_mean": d["caseload_max"].mean(),
