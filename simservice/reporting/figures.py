@@ -75,7 +75,8 @@ def workforce_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> Figu
     top.plot(week["year"], week["off_sick"], color="tab:red", lw=1.2, label="off sick")
     top.set_ylabel("workers in post (mean of replications)")
     top.set_title(title)
-    top.legend(loc="lower left", frameon=True, ncols=3, fontsize="small")
+    top.set_ylim(0, top.get_ylim()[1] * 1.25)  # room above the staff for the legend, clear of the lines near 0
+    top.legend(loc="upper center", frameon=True, ncols=5, fontsize="small")
     bottom.plot(week["year"], week["stress_mean"], color="tab:purple")
     bottom.set_ylabel("mean stress\n(0 none, 1 full)")
     bottom.set_ylim(0, 1)
