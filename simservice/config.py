@@ -23,6 +23,8 @@ from omegaconf import MISSING, OmegaConf
 ASSESSMENT_LIMIT_DAYS = 45
 
 WORKLOAD_DISTRIBUTIONS = ("lognormal", "exponential")
+#: What a count of referrals counts: all of them, re-referrals included (as DfE publishes), or those from outside.
+COUNTS_ARE = ("all", "new")
 #: When teams are cut: their workers join the remaining teams, or their posts go.
 TEAM_CUTS = ("redeploy", "delete_posts")
 #: The groups whose settings may change at a date within a run.
@@ -266,6 +268,7 @@ class DemandConfig(Checked):
     ON_CHANGE = "new_demand"
 
     referrals_per_year: float = setting(0, 2_000_000)
+    counts_are: str = setting(choices=COUNTS_ARE, default="all")
     seasonality: List[float] = setting(0, 100, each=True)
     trend_per_year: float = setting(-1, 1, low_open=True)
     shocks: List[ShockConfig] = field(default_factory=list)

@@ -19,6 +19,7 @@ EXPECTED = Path(__file__).parent / "expected" / "backtest_summary.csv"
 WITHOUT_MANAGERS = Path(__file__).parent / "expected" / "backtest_without_managers.csv"
 BACKTEST = [
     "demand.referrals_per_year=3000",
+    "demand.counts_are=new",  # the back-test's volume is of referrals from outside, as it was when stored
     "run.replications=3",
     "run.years=1",
     "run.warmup_years=0.5",

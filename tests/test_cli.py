@@ -160,3 +160,14 @@ def test_console_script_is_installed_and_answers():
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0
     assert "simservice: a simulator" in done.stdout and "experiment:" in done.stdout
+
+
+def test_a_malformed_demand_file_is_one_line_and_nothing_is_written(tmp_path):
+    counts = tmp_path / "referrals.csv"
+    counts.write_text("month,referrals\n2024-04,200\n2024-05,banana\n")
+    out = tmp_path / "run"
+    done = simservice(*SMALL, f"demand.monthly_counts_csv={counts}", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "row 3" in lines[0] and "banana" in lines[0], done.stderr
+    assert not (out / "summary.csv").exists() and not list(out.glob("*.png"))

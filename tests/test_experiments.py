@@ -132,7 +132,7 @@ def test_the_cap_and_the_ceiling_hold_for_allocation():
 
 
 def test_more_demand_means_longer_waits(four_teams):
-    busier = run_scenario(load_config([*SHORT, "run.jobs=2", "demand.referrals_per_year=3000"]))
+    busier = run_scenario(load_config([*SHORT, "run.jobs=2", "demand.referrals_per_year=4300"]))
     _, low, _ = _paired(four_teams, busier, "days_to_assessment_median")
     assert low > 0
 

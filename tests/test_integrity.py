@@ -72,7 +72,8 @@ def test_the_sweep_figure_draws_nulls_beside_numbers():
 
 
 def counts_file(path: Path, per_month: int) -> Path:
-    path.write_text("month,referrals\n" + "".join(f"2024-{m % 12 + 1:02d},{per_month}\n" for m in range(24)))
+    months = [f"{2024 + (m + 3) // 12}-{(m + 3) % 12 + 1:02d}" for m in range(24)]  # April 2024 on
+    path.write_text("month,referrals\n" + "".join(f"{month},{per_month}\n" for month in months))
     return path
 
 
@@ -581,7 +582,7 @@ def test_counts_in_a_file_have_a_limit_too(tmp_path):
     counts = counts_file(tmp_path / "counts.csv", 100)
     counts.write_text(counts.read_text().replace(",100\n", ",1e9\n", 1))
     problem = check_overrides([*SMALL, f"demand.monthly_counts_csv={counts}"])
-    assert problem.startswith("demand.monthly_counts_csv") and "row 1" in problem
+    assert problem.startswith("demand.monthly_counts_csv") and "row 2" in problem
 
 
 def test_a_manifest_that_leaves_out_a_file_is_damaged(finished_job, tmp_path, capsys):

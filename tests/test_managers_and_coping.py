@@ -205,7 +205,7 @@ def test_thresholds_raised_bring_children_back():
 def test_with_coping_ten_percent_more_demand_degrades_gracefully():
     """10 % more demand: the unallocated mean rises by less than a factor of 3, and caseloads rise."""
     base = run_scenario(load_config([*SHORT, "run.replications=8"]))
-    busier = run_scenario(load_config([*SHORT, "run.replications=8", "demand.referrals_per_year=2002"]))
+    busier = run_scenario(load_config([*SHORT, "run.replications=8", "demand.referrals_per_year=2860"]))
     before = base.summary.set_index("kpi")["mean"]
     after = busier.summary.set_index("kpi")["mean"]
     assert after["unallocated_mean"] < 3 * before["unallocated_mean"]
@@ -224,11 +224,11 @@ def test_a_swept_config_group_keeps_its_choice_as_a_name(tmp_path):
         hydra = tmp_path / str(number) / ".hydra"
         hydra.mkdir(parents=True)
         (hydra / "overrides.yaml").write_text(
-            f"- coping={choice}\n- demand.referrals_per_year=2002\n- run.event_log=off\n"
+            f"- coping={choice}\n- demand.referrals_per_year=2860\n- run.event_log=off\n"
         )
     assert _job_overrides(tmp_path / "1") == {
         "coping": "off",
-        "demand.referrals_per_year": 2002,
+        "demand.referrals_per_year": 2860,
         "run.event_log": False,
     }
 

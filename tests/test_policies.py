@@ -25,7 +25,7 @@ def _change_day(config, month):
     [
         "changes=[{month:6,setting:policy.caseload_cap,value:10}]",
         CUT,
-        "changes=[{month:6,setting:demand.referrals_per_year,value:2600}]",
+        "changes=[{month:6,setting:demand.referrals_per_year,value:3700}]",
         "changes=[{month:6,setting:workforce.agency_allowed,value:false}]",
     ],
 )
@@ -89,7 +89,7 @@ def test_adding_a_team_adds_posts_that_fill():
 
 
 def test_a_demand_change_raises_referrals_from_its_month():
-    config = load_config([*SHORT, "run.years=1", "changes=[{month:6,setting:demand.referrals_per_year,value:3640}]"])
+    config = load_config([*SHORT, "run.years=1", "changes=[{month:6,setting:demand.referrals_per_year,value:5200}]"])
     daily = simulate(config, 0).daily
     day = _change_day(config, 6)
     per_day = daily[~daily.warmup].groupby(daily["day"] >= day)["referrals"].mean()

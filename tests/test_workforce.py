@@ -157,7 +157,7 @@ def test_sickness_days_are_concentrated_in_few_people():
 def test_reinforcing_loop_more_demand_more_stress_sickness_leaving_and_waiting():
     """Common random numbers, paired differences: each step of the loop is significant (coping off, which damps it)."""
     base = run_scenario(load_config([*SHORT, "coping=off", "run.replications=10"]))
-    busier = run_scenario(load_config([*SHORT, "coping=off", "run.replications=10", "demand.referrals_per_year=2250"]))
+    busier = run_scenario(load_config([*SHORT, "coping=off", "run.replications=10", "demand.referrals_per_year=3214"]))
     for kpi in ("stress_mean", "sickness_days_per_fte", "turnover_pct", "days_to_assessment_mean"):
         _, low, _ = mean_ci(busier.kpis[kpi] - base.kpis[kpi])
         assert low > 0, kpi
@@ -173,12 +173,16 @@ def test_full_long_term_teams_keep_children_on_assessment_caseloads():
     assert waiting > open_door.daily[~open_door.daily.warmup]["awaiting_long_term_team"].mean()
 
 
+OUTSIDE = [*SHORT, "demand.referrals_per_year=1820", "demand.counts_are=new"]
+
+
 def test_rereferrals_follow_their_probability():
-    none = run_scenario(load_config([*SHORT, "run.replications=2", "demand.rereferral_probability=0"]))
+    # Referrals from outside stay at the default's while the probability changes.
+    none = run_scenario(load_config([*OUTSIDE, "run.replications=2", "demand.rereferral_probability=0"]))
     assert none.summary.set_index("kpi").loc["rereferral_pct", "mean"] == 0
     assert (none.cases.referral_number == 1).all()
-    some = run_scenario(load_config([*SHORT, "run.replications=2", "demand.rereferral_probability=0.3"]))
-    more = run_scenario(load_config([*SHORT, "run.replications=2", "demand.rereferral_probability=0.5"]))
+    some = run_scenario(load_config([*OUTSIDE, "run.replications=2", "demand.rereferral_probability=0.3"]))
+    more = run_scenario(load_config([*OUTSIDE, "run.replications=2", "demand.rereferral_probability=0.5"]))
     s, m = (r.summary.set_index("kpi").loc["rereferral_pct", "mean"] for r in (some, more))
     assert 0 < s < m
     again = some.cases[some.cases.referral_number > 1]

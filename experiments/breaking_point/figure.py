@@ -27,7 +27,7 @@ import yaml  # noqa: E402
 from simservice.reporting.kpis import mean_ci  # noqa: E402
 
 HERE = Path(__file__).parent
-BASE = 1820  # referrals from outside a year in the default scenario
+BASE = 2600  # all referrals a year in the default scenario (re-referrals drawn within them)
 DEMAND, COPING = "demand.referrals_per_year", "coping"
 STYLE = {"default": ("coping on", "-", "o"), "off": ("coping off", "--", "s")}
 RATIO_KPIS = ("unallocated_mean", "awaiting_assessment_31_march")
@@ -70,7 +70,7 @@ def draw(summary: pd.DataFrame, years: pd.DataFrame, title: str) -> plt.Figure:
             ax.errorbar(x, rows["mean"], yerr=errors, ls=line, marker=marker, color=colour, capsize=3)
             ax.plot([], [], ls=line, marker=marker, color=colour, label=f"{name}, {label}")
     ax.set_yscale("log")
-    ax.set_xlabel("demand, % of the default's 1,820 referrals a year from outside")
+    ax.set_xlabel("demand, % of the default's 2,600 referrals a year")
     ax.set_ylabel("children (mean over 5 years, 95 % CI; log scale)")
     ax.set_title("Backlog by demand")
     ax.legend(fontsize=7.5)
@@ -109,7 +109,7 @@ def draw(summary: pd.DataFrame, years: pd.DataFrame, title: str) -> plt.Figure:
         ax.errorbar(x, rows["mean"], yerr=errors, marker="o", color=colour, capsize=3, label=label)
     ax.set_ylim(0, 125)
     ax.set_yticks(range(0, 101, 20))
-    ax.set_xlabel("demand, % of the default's 1,820 referrals a year from outside")
+    ax.set_xlabel("demand, % of the default's 2,600 referrals a year")
     ax.set_ylabel("% (mean over 5 years, 95 % CI)")
     ax.set_title("What gives way, coping on")
     ax.legend(fontsize=7.5, ncol=2, loc="upper left")

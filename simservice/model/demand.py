@@ -9,6 +9,7 @@ referrals falls uniformly at random, which is exactly such a process.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 
 import numpy as np
@@ -21,49 +22,82 @@ MAX_PER_MONTH = 500_000
 
 
 def _counts_from_csv(path: str, run: RunConfig) -> np.ndarray:
-    """Referrals a month from the user's CSV, one row per reported month."""
-    allowed = "must be a CSV with columns month,referrals and a count of 0 or more in every row"
+    """Referrals a month from the user's CSV: a row per month (``YYYY-MM``), complete, in order, from the run's start.
+
+    Any fault names the file, the row (as a spreadsheet numbers it, the header being row 1) and what is wrong.
+    """
+
+    def fault(problem: str) -> ConfigError:
+        return ConfigError("demand.monthly_counts_csv", path, problem)
+
     try:
-        table = pd.read_csv(path)
-        counts = pd.to_numeric(table["referrals"], errors="coerce").to_numpy(dtype=float)
-    except (KeyError, ValueError, OSError, pd.errors.ParserError) as error:
-        raise ConfigError("demand.monthly_counts_csv", path, allowed) from error
-    if len(counts) == 0:
-        raise ConfigError("demand.monthly_counts_csv", path, allowed)
-    bad = np.flatnonzero(~np.isfinite(counts) | (counts < 0) | (counts > MAX_PER_MONTH))
-    if bad.size:
-        row = int(bad[0])
-        raise ConfigError(
-            "demand.monthly_counts_csv",
-            path,
-            f"row {row + 1} has referrals={table['referrals'].iloc[row]!r}:"
-            f" every row needs a count from 0 to {MAX_PER_MONTH:,}",
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError as error:
+        raise fault("is empty: it needs a header row month,referrals and a row per month") from error
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise fault(f"cannot be read as a CSV ({str(error).splitlines()[0]})") from error
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    missing = [c for c in ("month", "referrals") if c not in table.columns]
+    if missing:
+        raise fault(f"has no {' or '.join(missing)} column: the header must be month,referrals")
+    if table.empty:
+        raise fault("has a header but no months")
+    counts, months = np.empty(len(table)), []
+    for i, (month, referrals) in enumerate(zip(table["month"], table["referrals"], strict=True)):
+        row = f"row {i + 2}"
+        found = re.fullmatch(r"\s*(\d{4})-(\d{1,2})\s*", month)
+        if found is None or not 1 <= int(found[2]) <= 12:
+            raise fault(f"{row} has month={month!r}: a month is written YYYY-MM, e.g. 2024-04")
+        months.append(int(found[1]) * 12 + int(found[2]) - 1)
+        try:
+            count = float(referrals)
+        except ValueError:
+            count = math.nan
+        if not (math.isfinite(count) and count == round(count) and 0 <= count <= MAX_PER_MONTH):
+            raise fault(f"{row} has referrals={referrals!r}: a count is a whole number from 0 to {MAX_PER_MONTH:,}")
+        counts[i] = count
+        if i and months[i] != months[i - 1] + 1:
+            previous = table["month"].iloc[i - 1].strip()
+            problem = "repeats" if months[i] == months[i - 1] else "does not follow"
+            raise fault(f"{row} has month={month.strip()!r}, which {problem} {previous!r}: one row a month, in order")
+    first = months[0] % 12 + 1
+    if first != run.start_month:
+        raise fault(
+            f"starts in {table['month'].iloc[0].strip()} but the reported period starts in month {run.start_month}"
+            f" (run.start_month): start the file in that month or set run.start_month={first}"
         )
     needed = round(run.years * 12)
     if len(counts) < needed:
-        raise ConfigError(
-            "demand.monthly_counts_csv",
-            path,
-            f"has {len(counts)} months but run.years={run.years} needs {needed}",
-        )
+        raise fault(f"has {len(counts)} months but run.years={run.years:g} needs {needed}")
     return counts
 
 
+def outside_share(demand: DemandConfig, counted: np.ndarray | float) -> np.ndarray | float:
+    """Referrals from outside within a count: all of it (``counts_are=new``) or the count less its re-referrals.
+
+    In a steady state every referral closes once and a share ``rereferral_probability``
+    of closures come back, so re-referrals are that share of all referrals.
+    """
+    if demand.counts_are == "new":
+        return counted
+    return counted - counted * demand.rereferral_probability
+
+
 def monthly_rates(demand: DemandConfig, run: RunConfig) -> np.ndarray:
-    """Referrals a working day in each simulated month, the warm-up months first."""
+    """Referrals from outside a working day in each simulated month, the warm-up months first."""
     reported = np.arange(run.months) - run.warmup_months  # 0 is the first reported month
     if demand.monthly_counts_csv is not None:
         counts = _counts_from_csv(demand.monthly_counts_csv, run)
         # A warm-up month takes the count of the same calendar month in the file's first year.
         rows = np.where(reported >= 0, reported, reported % min(12, len(counts)))
-        rates = counts[rows] / run.days_per_month
+        rates = outside_share(demand, counts[rows]) / run.days_per_month
     else:
         season = np.asarray(demand.seasonality, dtype=float)
         season = season / season.mean()
         calendar = (run.start_month - 1 + reported) % 12
         years_in = (reported + 0.5) / 12
         growth = (1.0 + demand.trend_per_year) ** years_in
-        rates = demand.referrals_per_year / run.days_per_year * season[calendar] * growth
+        rates = outside_share(demand, demand.referrals_per_year) / run.days_per_year * season[calendar] * growth
     for shock in demand.shocks:
         window = (reported >= shock.start_month) & (reported < shock.start_month + shock.months)
         rates = rates + np.where(window, shock.extra_per_day, 0.0)
@@ -71,7 +105,7 @@ def monthly_rates(demand: DemandConfig, run: RunConfig) -> np.ndarray:
 
 
 def scenario_rates(config: Config) -> np.ndarray:
-    """Referrals a working day in each month, with the scenario's dated changes to demand from their month on."""
+    """Referrals from outside a working day in each month, with the dated changes to demand from their month on."""
     rates = monthly_rates(config.demand, config.run)
     for moment in config.timeline():
         if moment.on_change == "new_demand":
