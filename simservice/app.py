@@ -62,9 +62,9 @@ def main(cfg: DictConfig) -> None:
         return
     try:
         if cfg.scenarios:
-            run_comparison(cfg, out)
+            run_comparison(cfg, out, hydra_config.overrides.task)
             return
-        config = to_config(cfg)
+        config = to_config(cfg, hydra_config.overrides.task)
         results = run_scenario(config)
         write_outputs(results, out)
     except ConfigError as error:
@@ -84,7 +84,7 @@ def _heading(config: Config) -> str:
     )
 
 
-def scenario_configs(cfg: DictConfig) -> dict[str, Config]:
+def scenario_configs(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Config]:
     """Each named scenario: the composed config with the scenario's differences merged on top.
 
     Names become folders, so they must be plain names; and every scenario keeps the base's
@@ -100,7 +100,8 @@ def scenario_configs(cfg: DictConfig) -> dict[str, Config]:
             raise ConfigError(f"scenarios.{name}.scenarios", "...", "a scenario cannot hold scenarios of its own")
         try:
             merged = OmegaConf.merge(base, differences or {})
-            configs[str(name)] = to_config(merged)
+            mine = [f"{key}=" for key in _keys(OmegaConf.to_container(differences or {}))]
+            configs[str(name)] = to_config(merged, [*overrides, *mine])
         except ConfigError as error:
             raise ConfigError(f"scenarios.{name}.{error.setting}", error.value, error.allowed) from error
         except Exception as error:
@@ -117,9 +118,18 @@ def scenario_configs(cfg: DictConfig) -> dict[str, Config]:
     return configs
 
 
-def run_comparison(cfg: DictConfig, out: Path) -> None:
+def _keys(tree: dict, prefix: str = "") -> list[str]:
+    """The dotted settings a nested mapping sets: ``{service: {teams: 3}}`` sets ``service.teams``."""
+    keys = []
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        keys.extend(_keys(value, f"{name}.") if isinstance(value, dict) and value else [name])
+    return keys
+
+
+def run_comparison(cfg: DictConfig, out: Path, overrides: Sequence[str] = ()) -> None:
     """A base and other scenarios with common random numbers: paired differences, files and figures."""
-    configs = scenario_configs(cfg)
+    configs = scenario_configs(cfg, overrides)
     comparison = compare(configs)
     write_comparison(comparison, out)
     base = next(iter(configs.values()))
@@ -211,7 +221,10 @@ def plan(
             if multirun and composed.scenarios:
                 single = "a sweep runs single scenarios: compare without -m"
                 raise ConfigError("scenarios", list(composed.scenarios), single)
-            configs = list(scenario_configs(composed).values()) if composed.scenarios else [to_config(composed)]
+            if composed.scenarios:
+                configs = list(scenario_configs(composed, case).values())
+            else:
+                configs = [to_config(composed, case)]
             memory_check(configs, processes)
         except ConfigError as error:
             raise Refused(str(error)) from error

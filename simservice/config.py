@@ -23,6 +23,8 @@ from omegaconf import MISSING, OmegaConf
 ASSESSMENT_LIMIT_DAYS = 45
 
 WORKLOAD_DISTRIBUTIONS = ("lognormal", "exponential")
+#: The years of the councils' published figures shipped with the package (simservice/data/councils.csv).
+COUNCIL_YEARS = tuple(range(2017, 2024))
 #: What a count of referrals counts: all of them, re-referrals included (as DfE publishes), or those from outside.
 COUNTS_ARE = ("all", "new")
 #: When teams are cut: their workers join the remaining teams, or their posts go.
@@ -66,10 +68,13 @@ class Limits:
     each: bool = False  # the limits apply to every item of a list
     input_file: bool = False  # a path whose content is part of the scenario
     on_change: str = ""  # what the running service does when a dated change sets it (see model/policies.py)
+    rule: str = ""  # the rule in words where no range or choice says it (checked in check_together)
 
     def allowed(self) -> str:
         """The rule in words, for error messages and the README."""
-        if self.choices:
+        if self.rule:
+            text = self.rule
+        elif self.choices:
             text = f"must be one of {', '.join(self.choices)}"
         elif self.low is None:
             text = "must be a path" if self.input_file else "must be true or false"
@@ -120,9 +125,10 @@ def setting(
     each: bool = False,
     input_file: bool = False,
     on_change: str = "",
+    rule: str = "",
 ) -> Any:
     """A config field with its limits, and what a change of it during a run sets in motion, declared beside it."""
-    limits = Limits(low, high, low_open, high_open, whole, nullable, tuple(choices), each, input_file, on_change)
+    limits = Limits(low, high, low_open, high_open, whole, nullable, tuple(choices), each, input_file, on_change, rule)
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"limits": limits})
     return field(default=default, metadata={"limits": limits})
@@ -462,6 +468,21 @@ class CopingConfig(Checked):
     triage_surge_share: float = setting(0, 10)
 
 
+@dataclass(frozen=True)
+class CouncilConfig(Checked):
+    """A council whose published figures build the scenario (``simservice/presets.py``); null: the settings alone."""
+
+    GROUP = "la"
+
+    name: Optional[str] = setting(
+        default=None, nullable=True, rule="must be a council as DfE spells it, or its code (E06000045), or England"
+    )
+    year: int = setting(default=2019, rule=f"must be one of {COUNCIL_YEARS[0]} to {COUNCIL_YEARS[-1]}")
+
+    def check_together(self) -> None:
+        require(self.year in COUNCIL_YEARS, "la.year", self.year, limits_of(CouncilConfig, "year").allowed())
+
+
 #: Settings of ``run`` that make replication k of two scenarios the same draw; scenarios may not change them.
 PAIRING = ("seed", "replications", "years", "warmup_years", "days_per_year", "start_month")
 
@@ -619,7 +640,8 @@ def is_truth_setting(setting: str) -> bool:
 def limits_table() -> str:
     """Every setting with a declared range, as the Markdown table the README shows."""
     rows = ["| setting | allowed |", "|---|---|"]
-    groups = [ServiceConfig, DemandConfig, PolicyConfig, WorkforceConfig, ManagersConfig, CopingConfig, RunConfig]
+    groups = [CouncilConfig, ServiceConfig, DemandConfig, PolicyConfig, WorkforceConfig, ManagersConfig, CopingConfig]
+    groups.append(RunConfig)
     for group in groups:
         for f in dataclasses.fields(group):
             limits = f.metadata.get("limits")

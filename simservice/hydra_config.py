@@ -14,7 +14,8 @@ from typing import Any, Dict, Optional
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from simservice.config import Config, incomplete, require
+from simservice.config import Config, CouncilConfig, incomplete, require
+from simservice.presets import preset
 from simservice.reporting.kpis import KPI_UNITS
 
 _OMEGACONF_DETAIL = ("full_key:", "reference_type=", "object_type=")
@@ -24,6 +25,7 @@ _OMEGACONF_DETAIL = ("full_key:", "reference_type=", "object_type=")
 class AppConfig(Config):
     """What the command composes: a scenario, plus the scenarios to compare it with and the KPI to plot."""
 
+    la: CouncilConfig = field(default_factory=CouncilConfig)
     scenarios: Dict[str, Any] = field(default_factory=dict)
     sweep_kpi: str = "unallocated_mean"
     cache_dir: Optional[str] = "multirun/.cache"
@@ -83,12 +85,48 @@ def without_hydra(cfg: DictConfig) -> DictConfig:
 
 def load_config(overrides: Sequence[str] = (), config_name: str = "config") -> Config:
     """The frozen parameters of a scenario: the default with ``overrides`` such as ``["service.teams=3"]``."""
-    return to_config(compose(overrides, config_name))
+    return to_config(compose(overrides, config_name), overrides)
 
 
-def to_config(cfg: DictConfig) -> Config:
-    """Turn a composed Hydra config into frozen parameters, checking every value's range."""
-    app = OmegaConf.to_object(cfg)
+def named_settings(overrides: Sequence[str]) -> set[str]:
+    """The settings a user named in command-line overrides (``service.teams=3`` names ``service.teams``)."""
+    named = set()
+    for override in overrides:
+        key = str(override).partition("=")[0].strip().lstrip("+~")
+        if key and not key.startswith("hydra"):
+            named.add(key)
+    return named
+
+
+#: Settings that size the teams: naming one keeps a preset's team-by-team posts out.
+SIZE = {"service.teams", "service.workers_per_team"}
+
+
+def with_council(cfg: DictConfig, overrides: Sequence[str] = ()) -> DictConfig:
+    """The composed config with the council preset's settings (``la.name``), except those the user named.
+
+    The preset sits above the defaults and an experiment file, below the command line.
+    """
+    council = cfg.get("la")
+    if council is None or council.get("name") is None:
+        return cfg
+    checked = CouncilConfig(name=str(council.name), year=council.year)
+    named = named_settings(overrides)
+    if named & SIZE:  # the user sizes the teams: the council's team-by-team posts would override them
+        named.add("service.team_posts")
+    cfg = cfg.copy()
+    for key, value in preset(checked.name, checked.year).items():
+        if key not in named:
+            OmegaConf.update(cfg, key, value, merge=False)
+    return cfg
+
+
+def to_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> Config:
+    """Turn a composed Hydra config into frozen parameters, checking every value's range.
+
+    ``overrides`` are the command line's: the settings they name stay as given when a council preset is on.
+    """
+    app = OmegaConf.to_object(with_council(cfg, overrides))
     if not isinstance(app, Config):
         raise TypeError(f"expected a config composed on the simservice schema, got {type(app).__name__}")
     return model_config(app)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
@@ -40,7 +41,7 @@ def run_job(cfg: DictConfig, out: Path) -> None:
     try:
         if cfg.scenarios:
             raise ConfigError("scenarios", list(cfg.scenarios), "a sweep runs single scenarios: compare without -m")
-        config = to_config(cfg)
+        config = to_config(cfg, HydraConfig.get().overrides.task)
         # One level of parallelism: the launcher runs jobs side by side, replications run in turn.
         config = dataclasses.replace(config, run=dataclasses.replace(config.run, jobs=1, progress=False))
         cache = Path(cfg.cache_dir) if cfg.cache_dir else None

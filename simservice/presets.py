@@ -1,0 +1,127 @@
+"""A council's published figures turned into the settings of a scenario: ``la.name=Southampton la.year=2019``.
+
+The method (the README's "A preset for every council" says why each step):
+
+- **Demand** is the council's: all its referrals a year (``demand.counts_are=all``), its
+  share closed at the front door with no further action, its share assessed and found not
+  in need, and a chance of coming back set so that its re-referrals within 12 months come
+  out as published.
+- **The assessment service is sized to its demand**, as the default is: one post for every
+  ``REFERRALS_PER_POST`` referrals (the default's 2,600 referrals and 24 posts, which give
+  England's time to assessment), in teams of about ``POSTS_PER_TEAM``; the front door and the
+  long-term teams in proportion to the referrals and the plans they bring. DfE counts every
+  children's social worker, not the assessment teams alone, so the council's workforce
+  enters through its rates, not its size.
+- **The workforce turns over, stays vacant, is covered by agency and goes sick at the
+  council's published rates** (``workforce_settings``), and each worker's FTE is the
+  council's in-post FTE over its headcount.
+
+A figure the council did not publish is England's for the year, and the scenario's name says so.
+``la.name=England`` is a council of England's average size with England's rates.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from simservice.config import ConfigError
+from simservice.councils import ENGLAND, Council, find, names
+
+#: Referrals a year for each assessment post: the default's 2,600 referrals and 24 posts.
+REFERRALS_PER_POST = 2600 / 24
+#: Posts in a team: DESIGN.md's teams of six.
+POSTS_PER_TEAM = 6
+#: Front-door (MASH) social workers for each referral a year: the default's 2 for 2,600.
+TRIAGE_STAFF_PER_REFERRAL = 2 / 2600
+#: Long-term places for each assessment a year leading to a plan: the default's 1,300 places for
+#: its 2,600 referrals x (1 - 0.127 closed at the front door) x (1 - 0.30 not in need).
+PLACES_PER_PLAN = 1300 / (2600 * (1 - 0.127) * (1 - 0.30))
+#: Re-referrals within 12 months, as a share of referrals, for each unit of the chance a closed child
+#: comes back: measured on the default (``demand.rereferral_probability`` 0.3 gives 17.1 %).
+REREFERRED_WITHIN_YEAR_PER_CHANCE = 17.1 / 100 / 0.3
+#: The council's figures a preset is built from.
+MEASURES = (
+    "referrals",
+    "nfa_pct",
+    "not_in_need_pct",
+    "rereferral_pct",
+    "turnover_pct",
+    "vacancy_pct",
+    "agency_pct",
+    "absence_pct",
+    "inpost_fte",
+    "inpost_headcount",
+)
+#: The figures of the council's own social workers.
+WORKFORCE = ("turnover_pct", "vacancy_pct", "agency_pct", "absence_pct", "inpost_fte", "inpost_headcount")
+
+
+def council_figures(name: str, year: int) -> tuple[Council, dict[str, float], list[str]]:
+    """The council, its figures for the preset (England's where it has none) and which were England's."""
+    council = find(name, year)
+    if council.referrals is None:
+        published = "its workforce alone" if council.inpost_fte is not None else "no figures"
+        allowed = f"must be a council with referrals published for {year}; DfE has {published}"
+        raise ConfigError("la.name", name, allowed)
+    england = find(ENGLAND, year)
+    figures, borrowed = {}, []
+    own_workforce = bool(council.inpost_fte)  # the Isles of Scilly had none of its own in 2021-2023
+    for measure in MEASURES:
+        value = getattr(council, measure)
+        missing = value is None or (isinstance(value, float) and math.isnan(value))
+        if missing or (measure in WORKFORCE and not own_workforce):
+            value = getattr(england, measure)
+            borrowed.append(measure)
+        figures[measure] = float(value)
+    if council.code == ENGLAND:  # a council of England's average size
+        councils = len(names(year))
+        for measure in ("referrals", "inpost_fte", "inpost_headcount"):
+            figures[measure] /= councils
+    return council, figures, borrowed
+
+
+def team_posts(referrals: float) -> list[int]:
+    """Posts team by team for a year's referrals: as even as can be, in teams of about ``POSTS_PER_TEAM``."""
+    posts = max(1, round(referrals / REFERRALS_PER_POST))
+    teams = max(1, round(posts / POSTS_PER_TEAM))
+    smaller, larger = divmod(posts, teams)
+    return [smaller + 1] * larger + [smaller] * (teams - larger)
+
+
+def preset(name: str, year: int) -> dict[str, Any]:
+    """The settings (``group.key`` -> value) that make the scenario the council's in ``year``."""
+    council, figures, borrowed = council_figures(name, year)
+    referrals = figures["referrals"]
+    closed, not_in_need = figures["nfa_pct"] / 100, figures["not_in_need_pct"] / 100
+    posts = team_posts(referrals)
+    plans = referrals * (1 - closed) * (1 - not_in_need)
+    label = "England's average council" if council.code == ENGLAND else council.name
+    note = f"; England's {', '.join(borrowed)}" if borrowed else ""
+    settings: dict[str, Any] = {
+        "service.name": f"{label} {year} (DfE preset{note})",
+        "service.teams": len(posts),
+        "service.workers_per_team": max(posts),
+        "service.team_posts": posts,
+        "service.triage_staff": round(max(0.5, referrals * TRIAGE_STAFF_PER_REFERRAL), 2),
+        "service.long_term_places": max(1, round(plans * PLACES_PER_PLAN)),
+        "service.fte": round(min(1.0, figures["inpost_fte"] / figures["inpost_headcount"]), 3),
+        "demand.referrals_per_year": round(referrals),
+        "demand.counts_are": "all",
+        "policy.front_door_closure_share": round(closed, 3),
+        "demand.not_in_need_share": round(not_in_need, 3),
+        "demand.rereferral_probability": round(
+            min(0.9, figures["rereferral_pct"] / 100 / REREFERRED_WITHIN_YEAR_PER_CHANCE), 3
+        ),
+    }
+    settings.update(
+        workforce_settings(
+            figures["turnover_pct"], figures["vacancy_pct"], figures["agency_pct"], figures["absence_pct"]
+        )
+    )
+    return settings
+
+
+def workforce_settings(turnover_pct: float, vacancy_pct: float, agency_pct: float, absence_pct: float) -> dict:
+    """Workforce settings whose turnover, vacancy, agency and absence rates come out near the published ones."""
+    return {}
