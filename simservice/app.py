@@ -100,7 +100,7 @@ def scenario_configs(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str
             raise ConfigError(f"scenarios.{name}.scenarios", "...", "a scenario cannot hold scenarios of its own")
         try:
             merged = OmegaConf.merge(base, differences or {})
-            mine = [f"{key}=" for key in _keys(OmegaConf.to_container(differences or {}))]
+            mine = [f"{key}=" for key in _keys(OmegaConf.to_container(differences) if differences else {})]
             configs[str(name)] = to_config(merged, [*overrides, *mine])
         except ConfigError as error:
             raise ConfigError(f"scenarios.{name}.{error.setting}", error.value, error.allowed) from error

@@ -5,7 +5,7 @@ The method (the README's "A preset for every council" says why each step):
 - **Demand** is the council's: all its referrals a year (``demand.counts_are=all``), its
   share closed at the front door with no further action, its share assessed and found not
   in need, and a chance of coming back set so that its re-referrals within 12 months come
-  out as published.
+  out as published (``back_within_a_year``: children with a plan mostly come back later).
 - **The assessment service is sized to its demand**, as the default is: one post for every
   ``REFERRALS_PER_POST`` referrals (the default's 2,600 referrals and 24 posts, which give
   England's time to assessment), in teams of about ``POSTS_PER_TEAM``; the front door and the
@@ -37,9 +37,9 @@ TRIAGE_STAFF_PER_REFERRAL = 2 / 2600
 #: Long-term places for each assessment a year leading to a plan: the default's 1,300 places for
 #: its 2,600 referrals x (1 - 0.127 closed at the front door) x (1 - 0.30 not in need).
 PLACES_PER_PLAN = 1300 / (2600 * (1 - 0.127) * (1 - 0.30))
-#: Re-referrals within 12 months, as a share of referrals, for each unit of the chance a closed child
-#: comes back: measured on the default (``demand.rereferral_probability`` 0.3 gives 17.1 %).
-REREFERRED_WITHIN_YEAR_PER_CHANCE = 17.1 / 100 / 0.3
+#: The default's working days: a year; a closed child's mean wait to come back; from referral to a
+#: completed assessment (England's median, 33); from it to the long-term team; the mean stay there.
+YEAR_DAYS, RETURN_DAYS, ASSESSMENT_DAYS, HANDOVER_DAYS, LONG_TERM_DAYS = 253, 120, 33, 15, 190
 #: The council's figures a preset is built from.
 MEASURES = (
     "referrals",
@@ -81,6 +81,22 @@ def council_figures(name: str, year: int) -> tuple[Council, dict[str, float], li
     return council, figures, borrowed
 
 
+def back_within_a_year(closed: float, not_in_need: float) -> float:
+    """Of the children who come back, the share who come back within 12 months of their last referral.
+
+    A child closed at the front door waits only for the return; one assessed not in need
+    waits for the assessment first; one with a plan for the assessment, the hand-over and
+    a long-term stay (exponential), then the return (exponential): the chance the two
+    exponentials fit in what is left of the year.
+    """
+    after_door = 1 - math.exp(-YEAR_DAYS / RETURN_DAYS)
+    after_assessment = 1 - math.exp(-(YEAR_DAYS - ASSESSMENT_DAYS) / RETURN_DAYS)
+    left = YEAR_DAYS - ASSESSMENT_DAYS - HANDOVER_DAYS
+    a, b = LONG_TERM_DAYS, RETURN_DAYS
+    after_plan = 1 - (a * math.exp(-left / a) - b * math.exp(-left / b)) / (a - b)
+    return closed * after_door + (1 - closed) * (not_in_need * after_assessment + (1 - not_in_need) * after_plan)
+
+
 def team_posts(referrals: float) -> list[int]:
     """Posts team by team for a year's referrals: as even as can be, in teams of about ``POSTS_PER_TEAM``."""
     posts = max(1, round(referrals / REFERRALS_PER_POST))
@@ -111,7 +127,7 @@ def preset(name: str, year: int) -> dict[str, Any]:
         "policy.front_door_closure_share": round(closed, 3),
         "demand.not_in_need_share": round(not_in_need, 3),
         "demand.rereferral_probability": round(
-            min(0.9, figures["rereferral_pct"] / 100 / REREFERRED_WITHIN_YEAR_PER_CHANCE), 3
+            min(0.9, figures["rereferral_pct"] / 100 / back_within_a_year(closed, not_in_need)), 3
         ),
     }
     settings.update(

@@ -109,7 +109,7 @@ def test_a_killed_sweep_resumes_to_the_same_table(tmp_path):
 def test_a_failed_job_is_recorded_and_the_others_finish(tmp_path):
     # A file that is short of months passes the first check (it is a file) and fails in the job.
     short = tmp_path / "short.csv"
-    short.write_text("month,referrals\n2024-01,100\n")
+    short.write_text("month,referrals\n2024-04,100\n")
     sweep = tmp_path / "s"
     for number, value in enumerate([str(short), "null"]):
         cfg = compose([*SMALL, "run.progress=false", f"demand.monthly_counts_csv={value}", "cache_dir=null"])

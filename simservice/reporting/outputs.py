@@ -11,12 +11,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+from omegaconf import OmegaConf
 
 from simservice.reporting.results import Results
 from simservice.reporting.yearly import yearly_table
 
 #: What each file holds; README.md documents them for users.
 FILES = {
+    "scenario.yaml": "every parameter the run used, after any council preset and before dated changes",
     "kpis_by_replication.csv": "one row per replication, one column per KPI",
     "timeseries.csv": "one row per replication and working day: queues, caseloads and flows",
     "cases.parquet": "one row per referral and replication: its dates, waits, worker and outcome",
@@ -145,6 +147,7 @@ def write_outputs(results: Results, out_dir: Path, scenario: str | None = None) 
     if scenario is not None:
         title = f"{title}, scenario {scenario}"
     with staged(out_dir) as staging:
+        (staging / "scenario.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(results.config)))
         results.kpis.to_csv(staging / "kpis_by_replication.csv", index=False)
         results.daily.to_csv(staging / "timeseries.csv", index=False, float_format="%.6g")
         results.cases.to_parquet(staging / "cases.parquet", index=False)

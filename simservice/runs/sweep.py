@@ -41,7 +41,8 @@ def run_job(cfg: DictConfig, out: Path) -> None:
     try:
         if cfg.scenarios:
             raise ConfigError("scenarios", list(cfg.scenarios), "a sweep runs single scenarios: compare without -m")
-        config = to_config(cfg, HydraConfig.get().overrides.task)
+        named = HydraConfig.get().overrides.task if HydraConfig.initialized() else ()
+        config = to_config(cfg, named)
         # One level of parallelism: the launcher runs jobs side by side, replications run in turn.
         config = dataclasses.replace(config, run=dataclasses.replace(config.run, jobs=1, progress=False))
         cache = Path(cfg.cache_dir) if cfg.cache_dir else None
