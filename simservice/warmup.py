@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     found = truncations(results.daily)
     warmup = recommended_warmup(found, config.run)
     print(
-        f"{config.service.name}: MSER-5 on the mean of {args.replications} replications, {horizon:g} years"
-        f" with no warm-up (the first {horizon / 2:g} searched)"
+        f"{config.service.name}: MSER-5 on the mean of {args.replications} replications, {round(horizon * 12)} months"
+        f" with no warm-up (the first {round(horizon * 6)} months searched)"
     )
     print(format_truncations(found, config.run))
     months = round(warmup * 12)

@@ -221,7 +221,11 @@ def warmup_figure(daily: pd.DataFrame, found, run: RunConfig, title: str, curren
             cut, color="tab:red", lw=1.5, label=f"MSER-5: {truncation.days} working days ({cut * 12:.1f} months)"
         )
         ax.axvline(
-            current_warmup, color="0.3", ls=":", lw=1.2, label=f"the scenario's run.warmup_years={current_warmup:g}"
+            current_warmup,
+            color="0.3",
+            ls=":",
+            lw=1.2,
+            label=f"the scenario's warm-up ({round(current_warmup * 12)} months)",
         )
         ax.axvspan(truncation.searched_days / run.days_per_year, week["year"].max(), color="0.93", zorder=0)
         ax.set_ylabel(WARMUP_SERIES[truncation.series].replace(", ", ",\n", 1))
