@@ -71,17 +71,29 @@ def main(cfg: DictConfig) -> None:
         _fail(str(error))
     except OSError as error:
         _write_failed(out, error)
-    print(_heading(config))
+    print(_heading(results.config))
     print(format_summary(results.summary))
+    if results.auto is not None:
+        print(results.auto.line())
     print(f"Results in {out}")
 
 
 def _heading(config: Config) -> str:
+    """What ran: after a run, ``run.replications`` is the number used (auto's choice included)."""
     run = config.run
+    replications = "auto-chosen replications" if run.auto else f"{run.replications} replications"
     return (
-        f"{config.service.name}: {run.replications} replications of {run.years:g} years"
-        f" after a {run.warmup_years:g}-year warm-up (seed {run.seed})"
+        f"{config.service.name}: {replications} of {_span(run.years)}"
+        f" after a warm-up of {_span(run.warmup_years)} (seed {run.seed})"
     )
+
+
+def _span(years: float) -> str:
+    """Years as a person says them: 5 years, 1 year, 20 months."""
+    months = round(years * 12)
+    if months % 12:
+        return f"{months} month{'s' if months != 1 else ''}"
+    return f"{months // 12} year{'s' if months != 12 else ''}"
 
 
 def scenario_configs(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Config]:
@@ -132,10 +144,12 @@ def run_comparison(cfg: DictConfig, out: Path, overrides: Sequence[str] = ()) ->
     configs = scenario_configs(cfg, overrides)
     comparison = compare(configs)
     write_comparison(comparison, out)
-    base = next(iter(configs.values()))
-    print(_heading(base))
+    base = comparison.results[comparison.base]
+    print(_heading(base.config))
     print(f"Scenarios: {', '.join(configs)} (base: {comparison.base})")
     print(format_differences(comparison.differences))
+    if base.auto is not None:
+        print(base.auto.line() + " (every scenario)")
     print(f"Results in {out} (comparison.csv, compare_*.png, scenarios/<name>/)")
 
 

@@ -187,7 +187,7 @@ def time_sweep(jobs: int, extra: list[str], launcher: str) -> float:
         return time.perf_counter() - start
 
 
-def sweep_benchmark(jobs: int, replications: int) -> None:
+def sweep_benchmark(jobs: int, replications: int | str) -> None:
     """Serial against the joblib launcher for the same sweep, and Hydra's cost per job."""
     default = [f"run.replications={replications}"]
     serial = time_sweep(jobs, default, "basic")
@@ -201,6 +201,16 @@ def sweep_benchmark(jobs: int, replications: int) -> None:
     print(f"Hydra's cost per job (a near-empty job, serial): {overhead:.2f} s")
 
 
+def _replications(text: str) -> int | str:
+    """--replications: a whole number, or auto."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number or auto") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="config overrides, as for the simservice command")
@@ -210,7 +220,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sweep", action="store_true", help="time a sweep, serial against the joblib launcher")
     parser.add_argument("--jobs", type=int, default=20, help="jobs in the timed sweep")
-    parser.add_argument("--replications", type=int, default=10, help="replications in each job of the timed sweep")
+    parser.add_argument(
+        "--replications",
+        type=_replications,
+        default=10,
+        help="replications in each job of the timed sweep: a number, or auto (each job chooses its own)",
+    )
     args = parser.parse_args(argv)
     if args.one_size:
         one_size(args.one_size)

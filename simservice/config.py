@@ -69,6 +69,7 @@ class Limits:
     input_file: bool = False  # a path whose content is part of the scenario
     on_change: str = ""  # what the running service does when a dated change sets it (see model/policies.py)
     rule: str = ""  # the rule in words where no range or choice says it (checked in check_together)
+    words: tuple[str, ...] = ()  # words a number's place may also take (run.replications=auto)
 
     def allowed(self) -> str:
         """The rule in words, for error messages and the README."""
@@ -89,11 +90,14 @@ class Limits:
                 text = f"must be {kind} from {low} to {high}"
             if self.each:
                 text = text.replace("must be", "each must be")
+        text += "".join(f" or {word}" for word in self.words)
         return text + (", or null" if self.nullable else "")
 
     def accepts(self, value: Any) -> bool:
         if value is None:
             return self.nullable
+        if isinstance(value, str) and value in self.words:
+            return True
         if self.choices:
             return value in self.choices
         if self.low is None:
@@ -126,9 +130,12 @@ def setting(
     input_file: bool = False,
     on_change: str = "",
     rule: str = "",
+    words: Sequence[str] = (),
 ) -> Any:
     """A config field with its limits, and what a change of it during a run sets in motion, declared beside it."""
-    limits = Limits(low, high, low_open, high_open, whole, nullable, tuple(choices), each, input_file, on_change, rule)
+    limits = Limits(
+        low, high, low_open, high_open, whole, nullable, tuple(choices), each, input_file, on_change, rule, tuple(words)
+    )
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"limits": limits})
     return field(default=default, metadata={"limits": limits})
@@ -483,8 +490,21 @@ class CouncilConfig(Checked):
         require(self.year in COUNCIL_YEARS, "la.year", self.year, limits_of(CouncilConfig, "year").allowed())
 
 
-#: Settings of ``run`` that make replication k of two scenarios the same draw; scenarios may not change them.
-PAIRING = ("seed", "replications", "years", "warmup_years", "days_per_year", "start_month")
+#: Settings of ``run`` that make replication k of two scenarios the same draw, and the rule that chooses how
+#: many replications they share (``replications=auto``); scenarios may not change them.
+PAIRING = (
+    "seed",
+    "replications",
+    "years",
+    "warmup_years",
+    "days_per_year",
+    "start_month",
+    "auto_half_width_share",
+    "auto_min_replications",
+    "auto_max_replications",
+)
+#: ``run.replications=auto``: replications are added until every headline KPI is precise enough.
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -493,7 +513,12 @@ class RunConfig(Checked):
 
     GROUP = "run"
 
-    replications: int = setting(1, 10_000, whole=True)
+    # A whole number, or auto (typed Any so that the word reaches the check below, which says what is allowed).
+    replications: Any = setting(1, 10_000, whole=True, words=(AUTO,))
+    # replications=auto: each headline KPI's 95 % half-width within this share of its mean, between these numbers.
+    auto_half_width_share: float = setting(0, 1, low_open=True, default=0.05)
+    auto_min_replications: int = setting(3, 10_000, whole=True, default=5)
+    auto_max_replications: int = setting(3, 10_000, whole=True, default=100)
     years: float = setting(0, 50, low_open=True)
     warmup_years: float = setting(0, 20)
     seed: int = setting(0, 2**63 - 1, whole=True)
@@ -513,6 +538,24 @@ class RunConfig(Checked):
                 "must be a whole number of months (a multiple of 1/12)",
             )
         require(self.jobs != 0, "run.jobs", self.jobs, "must be at least 1, or -1 for every core")
+        require(
+            self.auto_max_replications >= self.auto_min_replications,
+            "run.auto_max_replications",
+            self.auto_max_replications,
+            f"must be at least run.auto_min_replications ({self.auto_min_replications})",
+        )
+        if isinstance(self.replications, float):  # 10.0 from the command line: the whole number it is
+            object.__setattr__(self, "replications", int(self.replications))
+
+    @property
+    def auto(self) -> bool:
+        """True when the number of replications is chosen by the run (``run.replications=auto``)."""
+        return self.replications == AUTO
+
+    @property
+    def most_replications(self) -> int:
+        """The most replications this run can make: the number asked for, or auto's maximum."""
+        return self.auto_max_replications if self.auto else int(self.replications)
 
     @property
     def days_per_month(self) -> float:

@@ -205,3 +205,32 @@ def coping_over_time(daily: pd.DataFrame, run: RunConfig, title: str, change_mon
     note = "; dotted: dated changes" if change_months else ""
     fig.suptitle(f"{title}\nhow the pressure was absorbed: weekly means of replications{note}")
     return fig
+
+
+def warmup_figure(daily: pd.DataFrame, found, run: RunConfig, title: str, current_warmup: float) -> Figure:
+    """Each series MSER-5 looked at (the mean of replications, week by week), with its truncation point marked."""
+    from simservice.reporting.warmup import WARMUP_SERIES  # the series and their units
+
+    week = _weekly_mean(daily, list(WARMUP_SERIES), days_per_week=5)
+    fig = Figure(figsize=(9, 7.5), layout="constrained")
+    axes = fig.subplots(len(found), 1, sharex=True)
+    for ax, truncation in zip(np.atleast_1d(axes), found, strict=True):
+        ax.plot(week["year"], week[truncation.series], color="tab:blue", lw=1.0, label="mean of replications, weekly")
+        cut = truncation.days / run.days_per_year
+        ax.axvline(
+            cut, color="tab:red", lw=1.5, label=f"MSER-5: {truncation.days} working days ({cut * 12:.1f} months)"
+        )
+        ax.axvline(
+            current_warmup,
+            color="0.3",
+            ls=":",
+            lw=1.2,
+            label=f"the scenario's warm-up ({round(current_warmup * 12)} months)",
+        )
+        ax.axvspan(truncation.searched_days / run.days_per_year, week["year"].max(), color="0.93", zorder=0)
+        ax.set_ylabel(WARMUP_SERIES[truncation.series].replace(", ", ",\n", 1))
+        ax.set_title(truncation.series.replace("_", " "), fontsize="medium", loc="left")
+        ax.legend(loc="best", frameon=True, framealpha=0.85, fontsize="small")
+    np.atleast_1d(axes)[-1].set_xlabel("years from the start, with no warm-up (grey: beyond MSER-5's search)")
+    fig.suptitle(title)
+    return fig

@@ -66,6 +66,16 @@ KPI_UNITS = {
     "rushed_hours": "hours per year",
 }
 
+#: The KPIs a run's precision is judged by: ``run.replications=auto`` adds replications until each is precise enough.
+HEADLINE_KPIS = (
+    "assessed_within_45_days_of_referral_pct",
+    "unallocated_mean",
+    "caseload_mean",
+    "turnover_pct",
+    "agency_pct",
+    "stress_mean",
+)
+
 
 def replication_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, float]:
     """The KPIs of one replication over its reported years."""
@@ -249,3 +259,39 @@ def summarise(kpis: pd.DataFrame) -> pd.DataFrame:
         low, high = max(low, 0.0), min(high, 100.0) if unit.startswith("%") else high
         rows.append({"kpi": kpi, "mean": mean, "ci_low": low, "ci_high": high, "unit": unit})
     return pd.DataFrame(rows, columns=["kpi", "mean", "ci_low", "ci_high", "unit"])
+
+
+def half_width_95(values) -> tuple[float, float]:
+    """Mean and the half-width of its 95 % t-interval (NaN values left out; NaN half-width below two values)."""
+    mean, low, high = mean_ci(values)
+    return mean, (high - low) / 2 if not math.isnan(low) else math.nan
+
+
+def precise(mean: float, half_width: float, share: float) -> bool:
+    """A 95 % half-width within ``share`` of the mean's size.
+
+    A KPI with no numbers at all cannot be improved by more replications and counts as precise; a
+    KPI with the same value in every replication (0 in all, say) has a half-width of 0 and is precise.
+    """
+    if math.isnan(mean):
+        return True
+    return not math.isnan(half_width) and half_width <= share * abs(mean)
+
+
+def precision_table(kpis: pd.DataFrame, share: float, headline: tuple[str, ...] = HEADLINE_KPIS) -> pd.DataFrame:
+    """Each headline KPI's mean and 95 % half-width, as a share of the mean, against the target ``share``."""
+    rows = []
+    for kpi in headline:
+        mean, half = half_width_95(kpis[kpi])
+        rows.append(
+            {
+                "kpi": kpi,
+                "replications": len(kpis),
+                "mean": mean,
+                "half_width": half,
+                "half_width_pct": 100.0 * half / abs(mean) if mean else (0.0 if half == 0 else math.nan),
+                "target_pct": 100.0 * share,
+                "within": precise(mean, half, share),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
+from simservice.reporting.kpis import precision_table
 from simservice.reporting.results import Results
 from simservice.reporting.yearly import yearly_table
 
@@ -31,6 +32,7 @@ FILES = {
     "workforce.png": "workers in post by contract, empty posts, off sick and mean stress over time",
     "days_to_assessment.png": "distribution of days from referral to completed assessment, with the 45-day line",
     "coping.png": "week by week, how the pressure was absorbed: backlog, thresholds, creep, surge, unpaid hours",
+    "precision.csv": "each headline KPI's 95 % half-width as a share of its mean, against run.auto_half_width_share",
     "summary.csv": "one row per KPI: mean and 95 % confidence interval across replications",
 }
 
@@ -164,6 +166,9 @@ def write_outputs(results: Results, out_dir: Path, scenario: str | None = None) 
         save_figure(figures.days_to_assessment(results.cases, run, title), staging / "days_to_assessment.png")
         changes = [change.month for change in results.config.changes]
         save_figure(figures.coping_over_time(results.daily, run, title, changes), staging / "coping.png")
+        precision_table(results.kpis, run.auto_half_width_share).assign(auto=results.auto is not None).to_csv(
+            staging / "precision.csv", index=False, float_format="%.6g"
+        )
         results.summary.to_csv(staging / "summary.csv", index=False)
         written = [name for name in FILES if name not in OPTIONAL or results.events is not None]
         return publish(staging, out_dir, written)  # summary.csv is last in FILES

@@ -67,12 +67,14 @@ def _per_replication(config: Config) -> float:
 def memory_needed(configs: Sequence[Config], processes: int = 1, sizes: Sequence[float] | None = None) -> float:
     """An upper estimate of peak memory, bytes: scenarios run in turn, all results kept, ``processes`` at once.
 
+    ``run.replications=auto`` is reckoned at its most, ``run.auto_max_replications``.
+
     ``sizes`` are the scenarios' bytes a replication, when already worked out.
     """
     sizes = [_per_replication(c) for c in configs] if sizes is None else sizes
-    parallel = max(processes, *(workers_for(c.run.jobs, c.run.replications) for c in configs))
+    parallel = max(processes, *(workers_for(c.run.jobs, c.run.most_replications) for c in configs))
     running = parallel * (PROCESS_BYTES + max(sizes))
-    kept = processes * sum(c.run.replications * size for c, size in zip(configs, sizes, strict=True))
+    kept = processes * sum(c.run.most_replications * size for c, size in zip(configs, sizes, strict=True))
     return running + kept
 
 
@@ -90,6 +92,8 @@ def memory_check(configs: Sequence[Config], processes: int = 1) -> None:
         setting, value, change = "run.jobs", run.jobs, "run fewer replications at once"
     else:
         setting, value, change = "run.replications", run.replications, "ask for fewer replications, years or referrals"
+        if run.auto:
+            setting, value = "run.auto_max_replications", run.auto_max_replications
     scenarios = f" over {len(configs)} scenarios" if len(configs) > 1 else ""
     raise ConfigError(
         setting,
@@ -109,4 +113,4 @@ def output_bytes(config: Config) -> float:
     run = config.run
     per_case = FILE_BYTES_PER_CASE * (2 if run.event_log else 1)  # events.parquet about as much again
     per_replication = expected_referrals(config) * per_case + run.horizon_days * FILE_BYTES_PER_DAY
-    return FILE_BYTES_FIXED + run.replications * per_replication
+    return FILE_BYTES_FIXED + run.most_replications * per_replication

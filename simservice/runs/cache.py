@@ -60,6 +60,8 @@ def job_key(config: Config) -> str:
     """What identifies a job's results: every parameter, every input file's content, and the code.
 
     How many processes ran it, and whether a progress bar showed, do not change the results.
+    ``run.replications=auto`` is keyed as the word with the rule's settings, never as the number it
+    chose: a job asked for 17 replications and an auto job that settled on 17 are different jobs.
     """
     config = dataclasses.replace(config, run=dataclasses.replace(config.run, jobs=1, progress=False))
     text = OmegaConf.to_yaml(OmegaConf.structured(config), sort_keys=True) + _code_fingerprint()

@@ -19,7 +19,7 @@ from simservice.reporting.kpis import KPI_UNITS, mean_ci
 from simservice.reporting.outputs import format_number as _fmt
 from simservice.reporting.outputs import publish, save_figure, staged, write_outputs
 from simservice.reporting.results import Results
-from simservice.runs.replications import run_scenario
+from simservice.runs.replications import run_scenarios
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,12 @@ def unpaired_interval(base: pd.Series, scenario: pd.Series, level: float = 0.95)
 
 
 def compare(scenarios: dict[str, Config], progress: bool | None = None) -> Comparison:
-    """Run every scenario (the first is the base) and difference each against the base, replication by replication."""
-    results = {name: run_scenario(config, progress=progress, label=name) for name, config in scenarios.items()}
+    """Run every scenario (the first is the base) and difference each against the base, replication by replication.
+
+    With ``run.replications=auto`` the scenarios run together to one number of replications, chosen so
+    that every scenario's headline KPIs are precise enough: every pair stays paired.
+    """
+    results = run_scenarios(scenarios, progress=progress)
     base_name = next(iter(results))
     base = results[base_name].kpis
     tables = [

@@ -32,7 +32,8 @@ from simservice.runs.cache import SUMMARY, job_key, restore, sha256, store, summ
 from simservice.runs.replications import run_scenario
 
 STATUS = "job.json"
-TABLE_COLUMNS = ["job", "status", "error", "kpi", "mean", "ci_low", "ci_high", "unit"]
+TABLE_COLUMNS = ["job", "status", "error", "kpi", "mean", "ci_low", "ci_high", "unit", "replications_used"]
+PRECISION = "precision.csv"
 
 
 def run_job(cfg: DictConfig, out: Path) -> None:
@@ -43,7 +44,8 @@ def run_job(cfg: DictConfig, out: Path) -> None:
             raise ConfigError("scenarios", list(cfg.scenarios), "a sweep runs single scenarios: compare without -m")
         named = HydraConfig.get().overrides.task if HydraConfig.initialized() else ()
         config = to_config(cfg, named)
-        # One level of parallelism: the launcher runs jobs side by side, replications run in turn.
+        # One level of parallelism: the launcher runs jobs side by side, replications run in turn
+        # (with run.replications=auto each job chooses its own number, one replication at a time).
         config = dataclasses.replace(config, run=dataclasses.replace(config.run, jobs=1, progress=False))
         cache = Path(cfg.cache_dir) if cfg.cache_dir else None
         key = job_key(config)
@@ -148,6 +150,7 @@ def gather(sweep_dir: Path, expected: int | None = None) -> pd.DataFrame:
         status, error = job_status(job)
         if status == "ok":
             table = pd.read_csv(job / SUMMARY).assign(job=number, status="ok", error="")
+            table["replications_used"] = _replications_used(job)
         else:
             table = pd.DataFrame([{"job": number, "status": "failed", "error": error, "kpi": None, "unit": None}])
         for key in swept:
@@ -159,6 +162,14 @@ def gather(sweep_dir: Path, expected: int | None = None) -> pd.DataFrame:
         return pd.DataFrame(columns=["job", *swept, *TABLE_COLUMNS[1:]])
     table = pd.concat(tables, ignore_index=True)
     return table.reindex(columns=["job", *swept, *TABLE_COLUMNS[1:]])
+
+
+def _replications_used(job_dir: Path) -> int | None:
+    """The replications a job ran: its own number, or the one ``run.replications=auto`` chose."""
+    try:
+        return int(pd.read_csv(job_dir / PRECISION)["replications"].iloc[0])
+    except Exception:
+        return None
 
 
 def _numeric(column: pd.Series) -> bool:
