@@ -82,7 +82,7 @@ class Service:
 
     # -- starting state ----------------------------------------------------------------------------
     def _start_running(self, streams: Streams) -> None:
-        """Start from a service already running: caseloads part-worked, a few cases waiting, long-term teams full."""
+        """Start from a service already running: caseloads part-worked, a few cases waiting, long-term teams in use."""
         service, pathway, luck = self.config.service, self.pathway, self.luck
         rng = streams.generator("starting_caseloads")
         cap = self.config.policy.caseload_cap or math.inf
@@ -107,31 +107,42 @@ class Service:
         for team in pathway.teams:
             for _ in range(service.initial_unallocated_per_team):
                 pathway.queue_for(starting_case(-5.0 * rng.random()), team, "running_at_start")
-        if service.long_term_places is not None:
-            # Long-term teams start near the occupancy their inflow sustains, below their places.
-            stays = streams.generator("long_term_at_start")
-            pathway.long_term_children = int(0.9 * service.long_term_places)
-            for child in range(pathway.long_term_children):
-                stay = service.long_term_mean_days * stays.standard_exponential()
-                key = referral_key("long_term_at_start", child)
-                past = PastReferral(key, -60.0, luck.row(key))
-                pathway.long_term_exits.add(stay, past)
+        # Long-term teams start at the occupancy their inflow sustains (plans a day x the mean stay), within
+        # their places; each child's remaining stay is a fresh exponential draw (the stay has no memory).
+        stays = streams.generator("long_term_at_start")
+        children = self._referrals_per_day() * self._plan_share() * service.long_term_mean_days
+        places = math.inf if service.long_term_places is None else service.long_term_places
+        pathway.long_term_children = int(min(children, places))
+        for child in range(pathway.long_term_children):
+            stay = service.long_term_mean_days * stays.standard_exponential()
+            key = referral_key("long_term_at_start", child)
+            past = PastReferral(key, -60.0, luck.row(key))
+            pathway.long_term_exits.add(stay, past)
         self._returns_from_before(streams.generator("closed_before_run"))
+
+    def _referrals_per_day(self) -> float:
+        """All referrals a working day in the first year, re-referrals included: outside / (1 - p) in a steady state."""
+        demand = self.config.demand
+        return float(monthly_rates(demand, self.config.run)[:12].mean()) / (1 - demand.rereferral_probability)
+
+    def _plan_share(self) -> float:
+        """The share of referrals that lead to a plan and a long-term team."""
+        closed = self.config.policy.front_door_closure_share
+        return (1 - closed) * (1 - self.config.demand.not_in_need_share)
 
     def _returns_from_before(self, rng: np.random.Generator) -> None:
         """Children closed before the run come back during it, so re-referrals start at their usual level.
 
-        In a steady state every referral closes once and returns with probability p, so
-        all referrals arrive at the outside rate / (1 - p). Closures at the front door and
-        after an assessment (not in need) over the six mean delays before the start are
-        drawn, and those whose return falls after the start are scheduled.
+        In a steady state every referral closes once -- at the front door, after an assessment
+        or on leaving a long-term team -- so children closed at the rate referrals arrive.
+        Closures over the six mean delays before the start are drawn, and those whose return
+        falls after the start are scheduled.
         """
-        demand, policy = self.config.demand, self.config.policy
+        demand = self.config.demand
         p, mean = demand.rereferral_probability, demand.rereferral_mean_days
         if p == 0 or p == 1:
             return
-        closing = policy.front_door_closure_share + (1 - policy.front_door_closure_share) * demand.not_in_need_share
-        per_day = monthly_rates(demand, self.config.run)[:12].mean() / (1 - p) * closing
+        per_day = self._referrals_per_day()
         window = 6 * mean
         closed = -window * rng.random(rng.poisson(per_day * window))
         back = closed + mean * rng.standard_exponential(closed.size)
