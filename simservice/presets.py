@@ -138,6 +138,60 @@ def preset(name: str, year: int) -> dict[str, Any]:
     return settings
 
 
+#: The model's turnover for each unit of the factor on the leaving hazards: a base, plus the stress that
+#: vacant posts (agency churn) and empty posts (no one at all) bring. Fitted on 36 runs of the default
+#: (30 replications x 5 years each, 2026-12-01) across the councils' published ranges.
+TURNOVER_BASE, TURNOVER_PER_VACANCY, TURNOVER_PER_EMPTY = 0.137, 0.101, 0.126
+#: Surge agency (the coping response, above the establishment, which DfE's agency rate counts) for each post:
+#: a base, plus more where posts are empty and where turnover is high. Fitted on the same runs.
+SURGE_BASE, SURGE_PER_EMPTY, SURGE_PER_TURNOVER = 0.018, 0.381, 0.125
+#: Agency workers leave about once a year, more under stress (1 x (1 + the default's mean stress 0.27)): each
+#: leaving reopens a gap in cover. A day's chance.
+AGENCY_LEAVING_PER_DAY = 1.27 / YEAR_DAYS
+#: Absence x / (1 + x) for a factor x on the sickness rates, with x = factor x this (fitted on four seeds).
+ABSENCE_PER_FACTOR = 0.040
+#: The default's share of recruitment campaigns that fail, kept: the mean time to fill is then twice a campaign.
+FAILED_CAMPAIGNS = 0.5
+
+
 def workforce_settings(turnover_pct: float, vacancy_pct: float, agency_pct: float, absence_pct: float) -> dict:
-    """Workforce settings whose turnover, vacancy, agency and absence rates come out near the published ones."""
-    return {}
+    """Workforce settings whose turnover, vacancy, agency and absence rates come out near the published ones.
+
+    Vacancy by Little's law (vacant / filled = leavers a day x days to fill); agency as the share
+    of vacancies covered once an agency worker is found after ``agency_start_days`` (and lost
+    again when they leave), plus the surge the coping response adds; turnover and absence by
+    factors on the default's hazards. Targets are clipped to what the model can do: turnover
+    1-100 %, vacancy 0.5-60 %, agency 0-60 %, absence 0-15 %; agency cannot fall below the surge
+    nor rise far above the vacancies (``README``: the validation report).
+    """
+    turnover = min(max(turnover_pct, 1.0), 100.0) / 100
+    vacancy = min(max(vacancy_pct, 0.5), 60.0) / 100
+    agency = min(max(agency_pct, 0.0), 60.0) / 100
+    absence = min(max(absence_pct, 0.0), 15.0) / 100
+    # Agency FTE a post = vacancy x cover (agency in vacant posts) + the surge: solve for the cover.
+    wanted = agency * (1 - vacancy) / (1 - agency)
+    surge = SURGE_BASE + SURGE_PER_TURNOVER * turnover + SURGE_PER_EMPTY * vacancy
+    cover = min(max((wanted - surge) / ((1 - SURGE_PER_EMPTY) * vacancy), 0.0), 1.0)
+    empty = vacancy * (1 - cover)  # posts with nobody in them
+    leaving = turnover / (TURNOVER_BASE + TURNOVER_PER_VACANCY * vacancy + TURNOVER_PER_EMPTY * empty)
+    fill = vacancy / (1 - vacancy) * YEAR_DAYS / turnover  # mean working days to fill a post
+    sickness = absence / (1 - absence) / ABSENCE_PER_FACTOR
+    settings = {
+        "workforce.leaving_per_year_permanent": 0.13 * leaving,
+        "workforce.leaving_per_year_newly_qualified": 0.15 * leaving,
+        "workforce.recruitment_days": max(1.0, fill * (1 - FAILED_CAMPAIGNS)),
+        "workforce.recruitment_failure_share": FAILED_CAMPAIGNS,
+        "workforce.short_sickness_per_year": 2.0 * sickness,
+        "workforce.long_sickness_per_year": 0.05 * sickness,
+        "workforce.start_agency_share": vacancy * cover,  # the warm-up starts near the council's rates
+        "workforce.start_vacant_share": empty,
+        "workforce.agency_start_days": 10.0,
+        "workforce.agency_max_share": 0.0,  # no cover: agency comes only as the surge
+    }
+    if cover >= 0.02:
+        # A vacancy lasts an exponential time (mean ``fill``); agency arrives after ``start`` days and leaves
+        # at its own rate, so cover = q / ((1 - q)(1 + rate x fill) + q) with q = exp(-start / fill).
+        q = cover * (1 + AGENCY_LEAVING_PER_DAY * fill) / (1 + cover * AGENCY_LEAVING_PER_DAY * fill)
+        settings["workforce.agency_start_days"] = min(-fill * math.log(q), 25_300.0)
+        settings["workforce.agency_max_share"] = min(1.0, 2 * vacancy + 0.1)  # a ceiling that does not bind
+    return {key: round(value, 4) for key, value in settings.items()}
