@@ -7,7 +7,7 @@ The method (the README's "A preset for every council" says why each step):
   in need, and a chance of coming back set so that its re-referrals within 12 months come
   out as published (``back_within_a_year``: children with a plan mostly come back later).
 - **The assessment service is sized to its demand**, as the default is: one post for every
-  ``REFERRALS_PER_POST`` referrals (the default's 2,600 referrals and 24 posts, which give
+  ``ACCEPTED_PER_POST`` referrals accepted at the front door (the default's, which give
   England's time to assessment), in teams of about ``POSTS_PER_TEAM``; the front door and the
   long-term teams in proportion to the referrals and the plans they bring. DfE counts every
   children's social worker, not the assessment teams alone, so the council's workforce
@@ -28,8 +28,9 @@ from typing import Any
 from simservice.config import ConfigError
 from simservice.councils import ENGLAND, Council, find, names
 
-#: Referrals a year for each assessment post: the default's 2,600 referrals and 24 posts.
-REFERRALS_PER_POST = 2600 / 24
+#: Referrals accepted at the front door a year for each assessment post: the default's 2,600 referrals, of
+#: which 12.7 % are closed at the door, for its 24 posts.
+ACCEPTED_PER_POST = 2600 * (1 - 0.127) / 24
 #: Posts in a team: DESIGN.md's teams of six.
 POSTS_PER_TEAM = 6
 #: Front-door (MASH) social workers for each referral a year: the default's 2 for 2,600.
@@ -97,9 +98,9 @@ def back_within_a_year(closed: float, not_in_need: float) -> float:
     return closed * after_door + (1 - closed) * (not_in_need * after_assessment + (1 - not_in_need) * after_plan)
 
 
-def team_posts(referrals: float) -> list[int]:
-    """Posts team by team for a year's referrals: as even as can be, in teams of about ``POSTS_PER_TEAM``."""
-    posts = max(1, round(referrals / REFERRALS_PER_POST))
+def team_posts(accepted: float) -> list[int]:
+    """Posts team by team for a year's accepted referrals: as even as can be, in teams of about ``POSTS_PER_TEAM``."""
+    posts = max(1, round(accepted / ACCEPTED_PER_POST))
     teams = max(1, round(posts / POSTS_PER_TEAM))
     smaller, larger = divmod(posts, teams)
     return [smaller + 1] * larger + [smaller] * (teams - larger)
@@ -110,7 +111,7 @@ def preset(name: str, year: int) -> dict[str, Any]:
     council, figures, borrowed = council_figures(name, year)
     referrals = figures["referrals"]
     closed, not_in_need = figures["nfa_pct"] / 100, figures["not_in_need_pct"] / 100
-    posts = team_posts(referrals)
+    posts = team_posts(referrals * (1 - closed))
     plans = referrals * (1 - closed) * (1 - not_in_need)
     label = "England's average council" if council.code == ENGLAND else council.name
     note = f"; England's {', '.join(borrowed)}" if borrowed else ""

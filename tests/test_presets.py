@@ -22,7 +22,7 @@ def test_a_preset_builds_the_service_from_the_council_s_figures():
     assert config.policy.front_door_closure_share == pytest.approx(southampton.nfa_pct / 100)
     assert config.demand.not_in_need_share == pytest.approx(southampton.not_in_need_pct / 100)
     assert config.service.fte == pytest.approx(southampton.inpost_fte / southampton.inpost_headcount, abs=1e-3)
-    # Sized to its demand as the default is: 2,598 referrals need the default's 24 posts.
+    # Sized to its demand as the default is: 2,598 referrals, 12.7 % closed at the door, need its 24 posts.
     assert config.service.team_posts == [6, 6, 6, 6]
     assert config.service.name.startswith("Southampton 2019")
 
@@ -71,10 +71,10 @@ def test_a_missing_figure_is_england_s_and_the_name_says_so():
     assert "England's nfa_pct" in load_config(["la.name=North Tyneside"]).service.name
 
 
-@pytest.mark.parametrize("referrals", [16, 900, 2600, 7000, 18408])
-def test_posts_follow_the_referrals_in_teams_of_about_six(referrals):
-    posts = presets.team_posts(referrals)
-    assert sum(posts) == max(1, round(referrals / presets.REFERRALS_PER_POST))
+@pytest.mark.parametrize("accepted", [16, 900, 2270, 7000, 18408])
+def test_posts_follow_the_accepted_referrals_in_teams_of_about_six(accepted):
+    posts = presets.team_posts(accepted)
+    assert sum(posts) == max(1, round(accepted / presets.ACCEPTED_PER_POST))
     assert max(posts) - min(posts) <= 1 and max(posts) <= presets.POSTS_PER_TEAM + 3
 
 
