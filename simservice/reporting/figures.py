@@ -36,8 +36,15 @@ def _weekly_mean(daily: pd.DataFrame, columns: list[str], days_per_week: int = 5
     return weekly.groupby("week")[["year", *columns]].mean()
 
 
+#: What a compared series counts, for the axis.
+SERIES_UNITS = {
+    "unallocated": "children waiting for a worker",
+    "caseload_mean": "cases per worker at work",
+}
+
+
 def scenarios_over_time(
-    daily: dict[str, pd.DataFrame], run: RunConfig, column: str, change_months: list[int] = ()
+    daily: dict[str, pd.DataFrame], run: RunConfig, column: str, change_months: list[int] = (), title: str = ""
 ) -> Figure:
     """One line per scenario, week by week, with the middle 90 % of replications as a band; dated changes dotted."""
     fig, ax = new_figure(figsize=(9, 4.5))
@@ -50,8 +57,10 @@ def scenarios_over_time(
     if run.warmup_years > 0:
         ax.axvspan(-run.warmup_years, 0, color="0.9", zorder=0, label="warm-up")
     ax.set_xlabel("years from the start of the reported period")
-    ax.set_ylabel(f"{column.replace('_', ' ')}, weekly mean")
-    ax.set_title(f"{column.replace('_', ' ')}: mean of replications, band: middle 90 %")
+    unit = SERIES_UNITS.get(column, "")
+    ax.set_ylabel(f"{column.replace('_', ' ')}, weekly mean" + (f"\n({unit})" if unit else ""))
+    heading = f"{column.replace('_', ' ')} by scenario: mean of replications, band: middle 90 %"
+    ax.set_title(f"{title}\n{heading}" if title else heading)
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper left", frameon=False)
     return fig

@@ -111,11 +111,12 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> None:
     for name, result in comparison.results.items():
         write_outputs(result, out_dir / "scenarios" / name, scenario=name)
     daily = {name: result.daily for name, result in comparison.results.items()}
-    run = next(iter(comparison.results.values())).config.run
+    base = next(iter(comparison.results.values())).config
+    run, title = base.run, f"{base.service.name}: {', '.join(comparison.results)}"
     with staged(out_dir) as staging:
         changes = sorted({change.month for result in comparison.results.values() for change in result.config.changes})
         for column, name in (("unallocated", "compare_unallocated.png"), ("caseload_mean", "compare_caseload.png")):
-            save_figure(figures.scenarios_over_time(daily, run, column, changes), staging / name)
+            save_figure(figures.scenarios_over_time(daily, run, column, changes, title), staging / name)
         comparison.differences.to_csv(staging / "comparison.csv", index=False)
         publish(staging, out_dir, ["compare_unallocated.png", "compare_caseload.png", "comparison.csv"])
 
