@@ -475,6 +475,43 @@ class CopingConfig(Checked):
     triage_surge_share: float = setting(0, 10)
 
 
+#: The most a rate may be, in pounds: far above any salary or day rate, finite so that no typo passes unseen.
+_POUNDS = 1_000_000
+
+
+@dataclass(frozen=True)
+class FinanceConfig(Checked):
+    """What the service costs: pay, day rates, hires and overheads, in pounds at ``price_year``.
+
+    The costs come from what a run did (``reporting/costs.py``): FTE-days in post by contract,
+    agency FTE-days worked, surge FTE-days worked, manager posts by holder, hires; the rates here price them.
+    """
+
+    GROUP = "finance"
+
+    # The year the rates are stated in (a label: the figures are not inflated or deflated by the model).
+    price_year: int = setting(2000, 2100, whole=True)
+    # Employees: a year's basic salary for a full-time post, plus the employer's on-costs (National Insurance, pension).
+    permanent_salary: float = setting(0, _POUNDS)
+    newly_qualified_salary: float = setting(0, _POUNDS)
+    on_cost_share: float = setting(0, 10)
+    # Team managers: a permanent manager's salary (plus on-costs); an interim manager's day rate (days in post).
+    manager_salary: float = setting(0, _POUNDS)
+    interim_manager_day_rate: float = setting(0, _POUNDS)
+    # Agency cover for a post, and a surge (managed team) worker above the establishment: pounds a day worked.
+    agency_day_rate: float = setting(0, _POUNDS)
+    surge_day_rate: float = setting(0, _POUNDS)
+    # The front door's triage staff (service.triage_staff): a salary a FTE, plus on-costs.
+    front_door_salary: float = setting(0, _POUNDS)
+    # Each employee hired during the run: the cost of recruiting them, and any welcome payment.
+    recruitment_cost_per_hire: float = setting(0, _POUNDS)
+    welcome_payment: float = setting(0, _POUNDS, default=0.0)
+    # Paid to every employed social worker a year (pro rata to their FTE-days in post).
+    retention_payment_per_year: float = setting(0, _POUNDS, default=0.0)
+    # Accommodation, IT, HR, finance and management above the team: a share of the staff costs.
+    overhead_share: float = setting(0, 10)
+
+
 @dataclass(frozen=True)
 class CouncilConfig(Checked):
     """A council whose published figures build the scenario (``simservice/presets.py``); null: the settings alone."""
@@ -617,6 +654,7 @@ class Config:
     workforce: WorkforceConfig = field(default_factory=WorkforceConfig)
     managers: ManagersConfig = field(default_factory=ManagersConfig)
     coping: CopingConfig = field(default_factory=CopingConfig)
+    finance: FinanceConfig = field(default_factory=FinanceConfig)
     run: RunConfig = field(default_factory=RunConfig)
     changes: List[ChangeConfig] = field(default_factory=list)
 
@@ -684,7 +722,7 @@ def limits_table() -> str:
     """Every setting with a declared range, as the Markdown table the README shows."""
     rows = ["| setting | allowed |", "|---|---|"]
     groups = [CouncilConfig, ServiceConfig, DemandConfig, PolicyConfig, WorkforceConfig, ManagersConfig, CopingConfig]
-    groups.append(RunConfig)
+    groups += [FinanceConfig, RunConfig]
     for group in groups:
         for f in dataclasses.fields(group):
             limits = f.metadata.get("limits")

@@ -33,8 +33,11 @@ def backtest_summary(overrides: tuple[str, ...] = ()) -> pd.DataFrame:
 
 
 def test_outputs_match_the_stored_back_test():
+    """The KPIs the stored table lists, as stored (KPIs added since, such as the costs, are not in it)."""
     expected = pd.read_csv(EXPECTED)
-    pd.testing.assert_frame_equal(backtest_summary(), expected, check_exact=False, rtol=1e-9, atol=1e-12)
+    now = backtest_summary()
+    now = now[now["kpi"].isin(expected["kpi"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(now, expected, check_exact=False, rtol=1e-9, atol=1e-12)
 
 
 #: The earlier model's settings of how an assessment takes time, the caseload it found manageable and the hand-over.

@@ -68,6 +68,12 @@ DAILY_COLUMNS = (
     "surge_agency",
     "triage_per_day",
     "unpaid_hours_per_day",
+    # What the finance model prices: FTE in post by contract, agency FTE at work (not off sick), front-door staff.
+    "permanent_fte",
+    "newly_qualified_fte",
+    "agency_worked_fte",
+    "surge_worked_fte",
+    "triage_staff",
 )
 
 
@@ -113,6 +119,8 @@ class MorningCount:
         loads, allocated, stress, off_sick = [], 0, 0.0, 0
         heads = dict.fromkeys((PERMANENT, NEWLY_QUALIFIED, AGENCY), 0)
         employees_fte = agency_fte = holder_fte = 0.0
+        fte_by = dict.fromkeys((PERMANENT, NEWLY_QUALIFIED, AGENCY), 0.0)
+        agency_worked = surge_worked = 0.0
         cases_held = 0
         in_post = service.workforce.staff_in_post()
         for worker in in_post:
@@ -121,8 +129,14 @@ class MorningCount:
             worker_stress = worker.stress_now()
             stress += worker_stress
             heads[worker.contract] += 1
+            fte_by[worker.contract] += worker.fte
             if worker.contract == AGENCY:
                 agency_fte += worker.fte
+                if not worker.absent:  # an agency worker is paid for the days worked
+                    if worker.surge:
+                        surge_worked += worker.fte
+                    else:
+                        agency_worked += worker.fte
             else:
                 employees_fte += worker.fte
             if load:
@@ -148,6 +162,11 @@ class MorningCount:
         daily["off_sick"][day] = off_sick
         daily["in_post_fte"][day] = employees_fte
         daily["agency_fte"][day] = agency_fte
+        daily["permanent_fte"][day] = fte_by[PERMANENT]
+        daily["newly_qualified_fte"][day] = fte_by[NEWLY_QUALIFIED]
+        daily["agency_worked_fte"][day] = agency_worked
+        daily["surge_worked_fte"][day] = surge_worked
+        daily["triage_staff"][day] = service.config.service.triage_staff or 0.0
         daily["case_holder_fte"][day] = holder_fte
         daily["cases_held"][day] = cases_held
         daily["stress_mean"][day] = stress / len(in_post) if in_post else 0.0
@@ -346,6 +365,9 @@ def staff_table(service: Service) -> pd.DataFrame:
             "left_day": [left.get(w.id, (math.nan, None))[0] for w in staff],
             "left_because": [left.get(w.id, (math.nan, None))[1] for w in staff],
             "sick_days_reported": [service.workforce.sick_days(w) for w in staff],
+            # An employee who joined during the run (not one of the starting staff): a hire, paid for once.
+            "hired": [w.id >= service.workforce.starting_staff and w.contract != AGENCY for w in staff],
+            "surge": [w.surge for w in staff],
         }
     )
 

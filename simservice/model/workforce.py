@@ -423,6 +423,7 @@ class Workforce:
             for _ in range(service.posts_in(team)):
                 self.add_post(team, vacant_now=False)
         self._staff_the_posts(streams)
+        self.starting_staff = len(self.staff)  # everyone from here on joined during the run
 
     # -- the establishment ------------------------------------------------------------------------
     @property

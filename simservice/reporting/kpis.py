@@ -13,8 +13,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from simservice.config import ASSESSMENT_LIMIT_DAYS, RunConfig
+from simservice.config import ASSESSMENT_LIMIT_DAYS, Config, RunConfig
 from simservice.model.records import ReplicationResult
+from simservice.reporting.costs import COST_UNITS, cost_kpis
 from simservice.reporting.t_table import T_975
 
 #: Every KPI a run reports, in the order it reports them, with its unit.
@@ -64,6 +65,8 @@ KPI_UNITS = {
     "unpaid_hours": "hours per year",
     "rushed_assessments_pct": "% of assessments",
     "rushed_hours": "hours per year",
+    # What it cost (reporting/costs.py): the budget a year, its lines, unit costs, and the hidden cost of unpaid hours.
+    **COST_UNITS,
 }
 
 #: The KPIs a run's precision is judged by: ``run.replications=auto`` adds replications until each is precise enough.
@@ -77,8 +80,8 @@ HEADLINE_KPIS = (
 )
 
 
-def replication_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, float]:
-    """The KPIs of one replication over its reported years."""
+def replication_kpis(result: ReplicationResult, run: RunConfig, config: Config | None = None) -> dict[str, float]:
+    """The KPIs of one replication over its reported years; the costs need the scenario (NaN without it)."""
     start = run.warmup_days
     cases, daily = result.cases, result.daily
     referred = cases[(cases["referred_day"] >= start) & ~cases["starting_state"]]
@@ -117,6 +120,7 @@ def replication_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, flo
         **workforce_kpis(result, run),
         "rereferral_pct": _pct(referred["rereferral_within_12_months"]),
         **coping_kpis(result, run),
+        **(cost_kpis(result, config) if config is not None else dict.fromkeys(COST_UNITS, math.nan)),
     }
 
 

@@ -156,7 +156,7 @@ def write_outputs(results: Results, out_dir: Path, scenario: str | None = None) 
         results.staff.to_csv(staging / "staff.csv", index=False)
         results.transfers.to_csv(staging / "transfers.csv", index=False)
         results.teams.to_csv(staging / "teams.csv", index=False, float_format="%.6g")
-        yearly_table(results.cases, results.daily, results.staff, run).to_csv(
+        yearly_table(results.cases, results.daily, results.staff, run, results.config.finance).to_csv(
             staging / "yearly.csv", index=False, float_format="%.6g"
         )
         if results.events is not None:

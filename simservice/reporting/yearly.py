@@ -15,7 +15,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from simservice.config import RunConfig
+from simservice.config import FinanceConfig, RunConfig
+from simservice.reporting.costs import COST_LINES, cost_lines, hires_between
 from simservice.reporting.kpis import dfe_workforce_rates, march_census_days, mean_ci
 
 #: The yearly measures, with their units.
@@ -33,14 +34,22 @@ YEARLY_UNITS = {
     "surge_agency_mean": "workers",
     "caseload_max_mean": "cases per worker",
 }
+#: What each year cost (with a finance group): the budget and its lines, as in summary.csv.
+YEARLY_COST_UNITS = {"cost_total_gbp": "£", **{f"cost_{line}_gbp": "£" for line in COST_LINES}}
 
 
 def _year_of(day: np.ndarray | pd.Series, run: RunConfig) -> np.ndarray:
     return np.floor((np.asarray(day, dtype=float) - run.warmup_days) / run.days_per_year).astype(int)
 
 
-def replication_years(cases: pd.DataFrame, daily: pd.DataFrame, staff: pd.DataFrame, run: RunConfig) -> pd.DataFrame:
-    """One row per reported year of one replication."""
+def replication_years(
+    cases: pd.DataFrame,
+    daily: pd.DataFrame,
+    staff: pd.DataFrame,
+    run: RunConfig,
+    finance: FinanceConfig | None = None,
+) -> pd.DataFrame:
+    """One row per reported year of one replication; with ``finance``, what the year cost too."""
     years = math.ceil(run.years - 1e-9)
     new = cases[~cases["starting_state"] & (cases["referred_day"] >= run.warmup_days)]
     new_year = _year_of(new["referred_day"], run)
@@ -77,21 +86,40 @@ def replication_years(cases: pd.DataFrame, daily: pd.DataFrame, staff: pd.DataFr
                 "caseload_max_mean": d["caseload_max"].mean(),
             }
         )
+        if finance is not None:
+            first = run.warmup_days + year * run.days_per_year
+            lines = cost_lines(d, hires_between(staff, first, first + run.days_per_year), finance, run)
+            rows[-1]["cost_total_gbp"] = sum(lines.values())
+            rows[-1].update({f"cost_{line}_gbp": cost for line, cost in lines.items()})
     return pd.DataFrame(rows)
 
 
-def yearly_table(cases: pd.DataFrame, daily: pd.DataFrame, staff: pd.DataFrame, run: RunConfig) -> pd.DataFrame:
-    """Every replication's years, then the mean and 95 % interval of each measure by year (long format)."""
+def yearly_table(
+    cases: pd.DataFrame,
+    daily: pd.DataFrame,
+    staff: pd.DataFrame,
+    run: RunConfig,
+    finance: FinanceConfig | None = None,
+) -> pd.DataFrame:
+    """Every replication's years, then the mean and 95 % interval of each measure by year (long format).
+
+    With ``finance``, each year's cost and its lines too (pounds in that year; a part year is not scaled up).
+    """
+    units = {**YEARLY_UNITS, **(YEARLY_COST_UNITS if finance is not None else {})}
     per_replication = [
         replication_years(
-            cases[cases["replication"] == r], daily[daily["replication"] == r], staff[staff["replication"] == r], run
+            cases[cases["replication"] == r],
+            daily[daily["replication"] == r],
+            staff[staff["replication"] == r],
+            run,
+            finance,
         ).assign(replication=r)
         for r in sorted(daily["replication"].unique())
     ]
     table = pd.concat(per_replication, ignore_index=True)
     rows = []
     for year, group in table.groupby("year"):
-        for measure, unit in YEARLY_UNITS.items():
+        for measure, unit in units.items():
             mean, low, high = mean_ci(group[measure])
             low, high = max(low, 0.0), min(high, 100.0) if unit.startswith("%") else high  # what it can be
             rows.append({"year": year, "measure": measure, "mean": mean, "ci_low": low, "ci_high": high, "unit": unit})

@@ -40,7 +40,7 @@ Output = tuple[ReplicationResult, dict]
 
 def _replicate(config: Config, replication: int) -> Output:
     result = simulate(config, replication)
-    return result, replication_kpis(result, config.run)
+    return result, replication_kpis(result, config.run, config)
 
 
 def workers_for(jobs: int, replications: int) -> int:
