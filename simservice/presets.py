@@ -161,9 +161,10 @@ def workforce_settings(turnover_pct: float, vacancy_pct: float, agency_pct: floa
     Vacancy by Little's law (vacant / filled = leavers a day x days to fill); agency as the share
     of vacancies covered once an agency worker is found after ``agency_start_days`` (and lost
     again when they leave), plus the surge the coping response adds; turnover and absence by
-    factors on the default's hazards. Targets are clipped to what the model can do: turnover
-    1-100 %, vacancy 0.5-60 %, agency 0-60 %, absence 0-15 %; agency cannot fall below the surge
-    nor rise far above the vacancies (``README``: the validation report).
+    factors on the default's hazards. A council whose agency rate is below what the surge alone
+    would bring has the agency surge off. Targets are clipped to what the model can do: turnover
+    1-100 %, vacancy 0.5-60 %, agency 0-60 %, absence 0-15 %; agency cannot rise far above the
+    vacancies (``README``: the validation report).
     """
     turnover = min(max(turnover_pct, 1.0), 100.0) / 100
     vacancy = min(max(vacancy_pct, 0.5), 60.0) / 100
@@ -172,7 +173,11 @@ def workforce_settings(turnover_pct: float, vacancy_pct: float, agency_pct: floa
     # Agency FTE a post = vacancy x cover (agency in vacant posts) + the surge: solve for the cover.
     wanted = agency * (1 - vacancy) / (1 - agency)
     surge = SURGE_BASE + SURGE_PER_TURNOVER * turnover + SURGE_PER_EMPTY * vacancy
-    cover = min(max((wanted - surge) / ((1 - SURGE_PER_EMPTY) * vacancy), 0.0), 1.0)
+    surges = wanted > surge  # a council using less agency than the surge alone would bring does not surge
+    if surges:
+        cover = min(max((wanted - surge) / ((1 - SURGE_PER_EMPTY) * vacancy), 0.0), 1.0)
+    else:
+        cover = min(wanted / vacancy, 1.0)
     empty = vacancy * (1 - cover)  # posts with nobody in them
     leaving = turnover / (TURNOVER_BASE + TURNOVER_PER_VACANCY * vacancy + TURNOVER_PER_EMPTY * empty)
     fill = vacancy / (1 - vacancy) * YEAR_DAYS / turnover  # mean working days to fill a post
@@ -188,6 +193,7 @@ def workforce_settings(turnover_pct: float, vacancy_pct: float, agency_pct: floa
         "workforce.start_vacant_share": empty,
         "workforce.agency_start_days": 10.0,
         "workforce.agency_max_share": 0.0,  # no cover: agency comes only as the surge
+        "coping.agency_surge": surges,
     }
     if cover >= 0.02:
         # A vacancy lasts an exponential time (mean ``fill``); agency arrives after ``start`` days and leaves
@@ -195,4 +201,4 @@ def workforce_settings(turnover_pct: float, vacancy_pct: float, agency_pct: floa
         q = cover * (1 + AGENCY_LEAVING_PER_DAY * fill) / (1 + cover * AGENCY_LEAVING_PER_DAY * fill)
         settings["workforce.agency_start_days"] = min(-fill * math.log(q), 25_300.0)
         settings["workforce.agency_max_share"] = min(1.0, 2 * vacancy + 0.1)  # a ceiling that does not bind
-    return {key: round(value, 4) for key, value in settings.items()}
+    return {key: value if isinstance(value, bool) else round(value, 4) for key, value in settings.items()}
