@@ -232,8 +232,7 @@ def workbook_tables(
         ]
     )
     run, finance = config.run, config.finance
-    notes = pd.DataFrame(
-        [
+    notes = [
             ("service", config.service.name),
             ("price year", f"{finance.price_year}: pounds, nominal, as published; not inflated or deflated"),
             ("command", command),
@@ -256,16 +255,13 @@ def workbook_tables(
                 "retention and welcome payments on leaving and recruiting are assumptions (see each "
                 "option's description)",
             ),
-        ],  # fmt: skip
-        columns=["note", "text"],
-    )
-    for key, value in dataclasses.asdict(finance).items():
-        notes.loc[len(notes)] = (f"finance.{key}", value)
+    ]  # fmt: skip
+    notes += [(f"finance.{key}", str(value)) for key, value in dataclasses.asdict(finance).items()]
     return {
         "summary": pd.DataFrame(summary_rows),
         "differences": differences,
         "options": settings,
-        "notes": notes,
+        "notes": pd.DataFrame(notes, columns=["note", "text"]),
     }
 
 
