@@ -45,11 +45,13 @@ assert set(_CLASSES) == set(OPTION_GROUPS)
 OPTION_KEYS = ("description", "one_off_gbp", "settings", "changes")
 #: The largest one-off cost an option may carry, pounds.
 MOST_ONE_OFF = 1e9
+#: The cost lines an option most often moves, shown beside the total.
+BUDGET_LINES = ("employed", "agency", "surge", "recruitment", "retention")
 #: The option's yearly cost, one-offs spread over the reported years, beside the outcomes that matter.
 YEARLY_COST = "yearly_cost_gbp"
 MEASURES = {
     YEARLY_COST: "£ a year",
-    "cost_total_gbp": COST_UNITS["cost_total_gbp"],
+    **{f"cost_{line}_gbp": COST_UNITS[f"cost_{line}_gbp"] for line in ("total", *BUDGET_LINES)},
     **{
         kpi: KPI_UNITS[kpi]
         for kpi in (
@@ -66,6 +68,7 @@ MEASURES = {
 LABELS = {
     YEARLY_COST: "yearly cost with one-offs spread",
     "cost_total_gbp": "running cost (cost_total_gbp)",
+    **{f"cost_{line}_gbp": f"cost: {line}" for line in BUDGET_LINES},
     "assessed_within_45_days_of_referral_pct": "assessed within 45 days of referral",
     "unallocated_mean": "unallocated cases, mean",
     "caseload_mean": "caseload per worker, mean",
