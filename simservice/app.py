@@ -30,6 +30,7 @@ from simservice.config import PAIRING, Config, ConfigError, is_truth_setting
 from simservice.hydra_config import compose, conf_dir, error_text, register_configs, to_config, without_hydra
 from simservice.reporting.outputs import OWNER, claim, claim_new, clean_abandoned_staging, format_summary, write_outputs
 from simservice.runs.budget import memory_check, output_bytes
+from simservice.runs.budget_options import BASE, BudgetOption, format_budget, read_options, write_budget
 from simservice.runs.comparison import compare, format_differences, write_comparison
 from simservice.runs.replications import run_scenario
 from simservice.runs.sweep import count_jobs, run_job
@@ -61,6 +62,9 @@ def main(cfg: DictConfig) -> None:
         run_job(cfg, out)
         return
     try:
+        if cfg.budget:
+            run_budget(cfg, out, hydra_config.overrides.task)
+            return
         if cfg.scenarios:
             run_comparison(cfg, out, hydra_config.overrides.task)
             return
@@ -153,6 +157,38 @@ def run_comparison(cfg: DictConfig, out: Path, overrides: Sequence[str] = ()) ->
     print(f"Results in {out} (comparison.csv, compare_*.png, scenarios/<name>/)")
 
 
+def budget_configs(cfg: DictConfig, overrides: Sequence[str] = ()) -> tuple[list[BudgetOption], dict[str, Config]]:
+    """The budget options (``budget=...``) and, first, the base: each option a scenario of the base, checked.
+
+    The base is the scenario as configured (a council preset and the command line's settings included);
+    an option's settings and dated changes are merged on top, as a scenario's are.
+    """
+    if cfg.scenarios:
+        raise ConfigError(
+            "budget", list(cfg.budget), "budget options are compared with one base scenario, not with scenarios"
+        )
+    options = read_options(OmegaConf.to_container(cfg.budget))
+    base_changes = OmegaConf.to_container(cfg.changes)
+    scenarios = cfg.copy()
+    scenarios.budget = {}
+    scenarios.scenarios = {BASE: {}, **{option.name: option.differences(base_changes) for option in options}}
+    try:
+        return options, scenario_configs(scenarios, overrides)
+    except ConfigError as error:
+        where = "budget" + error.setting.removeprefix("scenarios")
+        raise ConfigError(where, error.value, error.allowed) from error
+
+
+def run_budget(cfg: DictConfig, out: Path, overrides: Sequence[str] = ()) -> None:
+    """The budget options against the base with common random numbers: budget.csv, budget.xlsx and budget.png."""
+    options, configs = budget_configs(cfg, overrides)
+    comparison = compare(configs)
+    table = write_budget(comparison, options, out, shlex.join(["simservice", *overrides]))
+    print(_heading(comparison.results[BASE].config))
+    print(format_budget(table))
+    print(f"Results in {out} (budget.csv, budget.xlsx, budget.png)")
+
+
 def _sweep_cases(overrides: list[str]) -> list[list[str]]:
     """Override lists that together try every value of every sweep (``a=1,2``) at least once."""
     parsed = OverridesParser.create().parse_overrides(overrides)
@@ -235,7 +271,12 @@ def plan(
             if multirun and composed.scenarios:
                 single = "a sweep runs single scenarios: compare without -m"
                 raise ConfigError("scenarios", list(composed.scenarios), single)
-            if composed.scenarios:
+            if multirun and composed.budget:
+                single = "a sweep runs single scenarios: compare budget options without -m"
+                raise ConfigError("budget", list(composed.budget), single)
+            if composed.budget:
+                configs = list(budget_configs(composed, case)[1].values())
+            elif composed.scenarios:
                 configs = list(scenario_configs(composed, case).values())
             else:
                 configs = [to_config(composed, case)]

@@ -27,6 +27,7 @@ class AppConfig(Config):
 
     la: CouncilConfig = field(default_factory=CouncilConfig)
     scenarios: Dict[str, Any] = field(default_factory=dict)
+    budget: Dict[str, Any] = field(default_factory=dict)
     sweep_kpi: str = "unallocated_mean"
     cache_dir: Optional[str] = "multirun/.cache"
 
@@ -54,6 +55,7 @@ def register_configs() -> None:
         return
     schema = _thaw(OmegaConf.structured(AppConfig))
     OmegaConf.set_struct(schema.scenarios, False)  # scenarios are named by the user: 'scenarios={a:{},b:{...}}'
+    OmegaConf.set_struct(schema.budget, False)  # so are budget options (conf/budget/, or budget.NAME={...})
     ConfigStore.instance().store(name="simservice_schema", node=schema)
 
 

@@ -243,3 +243,42 @@ def warmup_figure(daily: pd.DataFrame, found, run: RunConfig, title: str, curren
     np.atleast_1d(axes)[-1].set_xlabel("years from the start, with no warm-up (grey: beyond MSER-5's search)")
     fig.suptitle(title)
     return fig
+
+
+def budget_plane(table: pd.DataFrame, title: str, cost: str, performance: str) -> Figure:
+    """Each budget option on the cost-against-performance plane: differences from the base with 95 % paired CIs.
+
+    ``table`` is budget.csv's; x is ``cost`` in £k a year, y is ``performance`` in percentage points.
+    """
+    fig, ax = new_figure(figsize=(8, 6))
+    options = [o for o in table["option"].unique() if o != "base"]
+    x = table[table["measure"] == cost].set_index("option")
+    y = table[table["measure"] == performance].set_index("option")
+    for option in options:
+        xs, ys = x.loc[option], y.loc[option]
+        ax.errorbar(
+            xs["difference"] / 1e3,
+            ys["difference"],
+            xerr=[[(xs["difference"] - xs["diff_ci_low"]) / 1e3], [(xs["diff_ci_high"] - xs["difference"]) / 1e3]],
+            yerr=[[ys["difference"] - ys["diff_ci_low"]], [ys["diff_ci_high"] - ys["difference"]]],
+            fmt="o",
+            capsize=4,
+        )
+        ax.annotate(option, (xs["difference"] / 1e3, ys["difference"]), xytext=(6, 6), textcoords="offset points")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.plot([0], [0], "ks")
+    ax.annotate("base", (0, 0), xytext=(6, -12), textcoords="offset points")
+    ax.margins(0.25)
+    for (hx, hy), text in [
+        ((0.02, 0.97), "cheaper and better"),
+        ((0.98, 0.97), "dearer and better"),
+        ((0.02, 0.03), "cheaper and worse"),
+        ((0.98, 0.03), "dearer and worse"),
+    ]:
+        ax.text(hx, hy, text, transform=ax.transAxes, ha="left" if hx < 0.5 else "right",
+                va="top" if hy > 0.5 else "bottom", color="grey", style="italic")  # fmt: skip
+    ax.set_xlabel("Yearly cost, difference from base (£k a year, one-offs spread; 95 % paired CI)")
+    ax.set_ylabel("Assessed within 45 days of referral,\ndifference from base (percentage points; 95 % paired CI)")
+    ax.set_title(title)
+    return fig

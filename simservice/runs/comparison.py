@@ -34,10 +34,11 @@ class Comparison:
         return next(iter(self.results))
 
 
-def paired_differences(base: pd.DataFrame, scenario: pd.DataFrame) -> pd.DataFrame:
-    """Per KPI: both means, the mean paired difference (scenario - base) and its 95 % interval."""
+def paired_differences(base: pd.DataFrame, scenario: pd.DataFrame, units: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per KPI (``units``: which, and their units; all of summary.csv's by default): both means, the mean
+    paired difference (scenario - base) and its 95 % interval."""
     rows = []
-    for kpi, unit in KPI_UNITS.items():
+    for kpi, unit in (KPI_UNITS if units is None else units).items():
         diff, low, high = mean_ci(scenario[kpi].to_numpy() - base[kpi].to_numpy())
         rows.append(
             {
