@@ -74,6 +74,7 @@ def default_summary():
     )["mean"]
 
 
+@pytest.mark.slow
 def test_default_scenario_is_plausible_for_an_english_la(default_summary):
     s = default_summary
     # Southampton: 2,598 referrals (year to March 2019); 12.7 % closed at the front door.
@@ -88,6 +89,7 @@ def test_default_scenario_is_plausible_for_an_english_la(default_summary):
     assert s["caseload_p90"] <= 22
 
 
+@pytest.mark.slow
 def test_default_workforce_is_plausible_for_an_english_la(default_summary):
     """DfE CSWW ranges for an English LA: turnover 10-20 %, agency 10-25 %, absence 2.5-5 %, caseload 14-22."""
     s = default_summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -145,9 +146,7 @@ def audit(service: Service, every: float, checks: list):
         yield service.env.timeout(every)
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(small_services())
-def test_every_referral_is_somewhere_exactly_once(scenario):
+def _every_referral_is_somewhere_exactly_once(scenario) -> None:
     config, every = scenario
     service = Service(config, replication=0)
     checks: list[int] = []
@@ -159,3 +158,16 @@ def test_every_referral_is_somewhere_exactly_once(scenario):
     records = result.cases.set_index("case_id")["state"].astype(str)
     for state, ids in final.items():
         assert (records.loc[ids] == state).all(), state
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_services())
+def test_every_referral_is_somewhere_exactly_once(scenario):
+    _every_referral_is_somewhere_exactly_once(scenario)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_services())
+def test_every_referral_is_somewhere_exactly_once_in_many_more_services(scenario):
+    _every_referral_is_somewhere_exactly_once(scenario)

@@ -26,7 +26,7 @@ def test_erlang_c_formula_known_value():
     assert erlang_c_wait(1.5, 1.0, 2) == pytest.approx(1.2857, abs=1e-4)
 
 
-@pytest.mark.parametrize("utilisation", [0.7, 0.9])
+@pytest.mark.parametrize("utilisation", [0.7, pytest.param(0.9, marks=pytest.mark.slow)])
 def test_days_to_allocation_matches_erlang_c(utilisation):
     servers = 3
     arrivals = utilisation * servers  # mu = 1 a day

@@ -16,6 +16,7 @@ from simservice.runs.replications import run_scenario
 SHORT = ["run.years=3", "run.warmup_years=0.5", "run.progress=false", "run.jobs=2"]
 
 
+@pytest.mark.slow
 def test_turnover_matches_the_configured_hazard_without_stress():
     config = load_config(
         [
@@ -34,6 +35,7 @@ def test_turnover_matches_the_configured_hazard_without_stress():
     assert row.ci_high - row.ci_low < 6
 
 
+@pytest.mark.slow
 def test_more_stress_effect_means_more_turnover():
     base = run_scenario(load_config([*SHORT, "run.replications=6"]))
     stressed = run_scenario(load_config([*SHORT, "run.replications=6", "workforce.stress_leaving_effect=4"]))
@@ -154,6 +156,7 @@ def test_sickness_days_are_concentrated_in_few_people():
     assert days[:top].sum() > 0.5 * days.sum()
 
 
+@pytest.mark.slow
 def test_reinforcing_loop_more_demand_more_stress_sickness_leaving_and_waiting():
     """Common random numbers, paired differences: each step of the loop is significant (coping off, which damps it)."""
     base = run_scenario(load_config([*SHORT, "coping=off", "run.replications=10"]))
@@ -163,6 +166,7 @@ def test_reinforcing_loop_more_demand_more_stress_sickness_leaving_and_waiting()
         assert low > 0, kpi
 
 
+@pytest.mark.slow
 def test_full_long_term_teams_keep_children_on_assessment_caseloads():
     open_door = run_scenario(load_config([*SHORT, "run.replications=4", "service.long_term_places=null"]))
     full = run_scenario(load_config([*SHORT, "run.replications=4", "service.long_term_places=1000"]))
