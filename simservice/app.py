@@ -33,6 +33,7 @@ from simservice.runs.budget import memory_check, output_bytes
 from simservice.runs.budget_options import BASE, BudgetOption, format_budget, read_options, write_budget
 from simservice.runs.comparison import compare, format_differences, write_comparison
 from simservice.runs.replications import run_scenario
+from simservice.runs.search import extreme_configs, format_search, read_search, search, write_search
 from simservice.runs.sweep import count_jobs, run_job
 
 EXIT_FAILED = 1
@@ -62,6 +63,9 @@ def main(cfg: DictConfig) -> None:
         run_job(cfg, out)
         return
     try:
+        if cfg.search:
+            run_search_command(cfg, out, hydra_config.overrides.task)
+            return
         if cfg.budget:
             run_budget(cfg, out, hydra_config.overrides.task)
             return
@@ -189,6 +193,27 @@ def run_budget(cfg: DictConfig, out: Path, overrides: Sequence[str] = ()) -> Non
     print(f"Results in {out} (budget.csv, budget.xlsx, budget.png)")
 
 
+def search_setup(cfg: DictConfig, overrides: Sequence[str] = ()):
+    """The search (``search=...``), checked, and the base scenario it starts from (a council preset included)."""
+    if cfg.scenarios or cfg.budget:
+        what = "scenarios" if cfg.scenarios else "budget"
+        raise ConfigError(what, list(cfg[what]), "a search starts from one base scenario: not with scenarios or budget")
+    spec = read_search(OmegaConf.to_container(cfg.search))
+    return spec, to_config(cfg, overrides)
+
+
+def run_search_command(cfg: DictConfig, out: Path, overrides: Sequence[str] = ()) -> None:
+    """The cheapest option that meets the targets: trials.csv, search.png and best.csv; exit 1 if none does."""
+    spec, base = search_setup(cfg, overrides)
+    outcome = search(spec, base)
+    write_search(outcome, out)
+    print(_heading(dataclasses.replace(base, run=dataclasses.replace(base.run, replications=spec.replications))))
+    print(format_search(outcome))
+    if outcome.named is None:
+        _fail(f"{outcome.message} ({out})", EXIT_FAILED)
+    print(f"Results in {out} (trials.csv, search.png, best.csv)")
+
+
 def _sweep_cases(overrides: list[str]) -> list[list[str]]:
     """Override lists that together try every value of every sweep (``a=1,2``) at least once."""
     parsed = OverridesParser.create().parse_overrides(overrides)
@@ -274,6 +299,12 @@ def plan(
             if multirun and composed.budget:
                 single = "a sweep runs single scenarios: compare budget options without -m"
                 raise ConfigError("budget", list(composed.budget), single)
+            if multirun and composed.search:
+                raise ConfigError("search", "...", "a sweep runs single scenarios: run a search without -m")
+            if composed.search:
+                spec, base = search_setup(composed, case)
+                memory_check(extreme_configs(spec, base), processes)
+                continue
             if composed.budget:
                 configs = list(budget_configs(composed, case)[1].values())
             elif composed.scenarios:

@@ -15,7 +15,7 @@ import math
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, List, Optional, Sequence
+from typing import Any, ClassVar, Dict, List, Optional, Sequence
 
 from omegaconf import MISSING, OmegaConf
 
@@ -525,6 +525,93 @@ class CouncilConfig(Checked):
 
     def check_together(self) -> None:
         require(self.year in COUNCIL_YEARS, "la.year", self.year, limits_of(CouncilConfig, "year").allowed())
+
+
+#: The biggest number a search's lever range or target bound may name: finite, so that no typo passes unseen.
+_SEARCH_MOST = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class SearchLever:
+    """A lever's range in a search (``conf/search/``): from ``low`` to ``high`` in steps of ``step`` (null: any value).
+
+    ``also_off``: also try the lever switched off (the caseload cap: no cap; agency cover: none at all).
+    Set ``low`` = ``high`` to hold a lever still.
+    """
+
+    low: float = setting(0, _SEARCH_MOST)
+    high: float = setting(0, _SEARCH_MOST)
+    step: Optional[float] = setting(0, _SEARCH_MOST, low_open=True, default=None, nullable=True)
+    also_off: bool = setting(default=False)
+
+
+@dataclass(frozen=True)
+class SearchLevers:
+    """What a search may change: teams, posts per team, the caseload cap, agency cover and a retention payment."""
+
+    teams: SearchLever = field(default_factory=SearchLever)
+    workers_per_team: SearchLever = field(default_factory=SearchLever)
+    caseload_cap: SearchLever = field(default_factory=SearchLever)
+    agency_max_share: SearchLever = field(default_factory=SearchLever)
+    retention_payment_per_year: SearchLever = field(default_factory=SearchLever)
+
+
+@dataclass(frozen=True)
+class SearchTarget:
+    """A target on one KPI of summary.csv: its mean at least ``min``, at most ``max`` (null: no bound that side)."""
+
+    min: Optional[float] = setting(0, _SEARCH_MOST, default=None, nullable=True)
+    max: Optional[float] = setting(0, _SEARCH_MOST, default=None, nullable=True)
+
+
+@dataclass(frozen=True)
+class SearchConfig(Checked):
+    """The cheapest option that meets the targets (``simservice search=default``): the search's own settings.
+
+    Built by ``runs/search.py`` from the composed ``search`` mapping (every key checked there, every value here).
+
+    Every trial runs replications 0 to ``replications`` - 1 of the same seed (common random numbers); the
+    cheapest ``finalists`` that meet the targets are run again with ``finalist_replications`` before one is named.
+    """
+
+    GROUP = "search"
+
+    trials: int = setting(1, 10_000, whole=True)
+    replications: int = setting(1, 1_000, whole=True)
+    finalists: int = setting(1, 100, whole=True)
+    finalist_replications: int = setting(2, 10_000, whole=True)
+    # Trials sampled at random before the TPE sampler models the rest; the sampler's seed.
+    startup_trials: int = setting(0, 10_000, whole=True, default=10)
+    sampler_seed: int = setting(0, 2**32 - 1, whole=True, default=0)
+    # The assumed effect of the retention payment: permanent leaving falls by this share per £1,000 a year.
+    retention_leaving_cut_per_1000: float = share(default=0.0)
+    targets: Dict[str, SearchTarget] = field(default_factory=dict)
+    levers: SearchLevers = field(default_factory=SearchLevers)
+
+    def check_together(self) -> None:
+        for name in [f.name for f in dataclasses.fields(SearchLevers)]:
+            lever = getattr(self.levers, name)
+            if incomplete(lever):
+                continue
+            check_limits(lever, f"search.levers.{name}")
+            require(
+                lever.high >= lever.low,
+                f"search.levers.{name}.high",
+                lever.high,
+                f"must be at least search.levers.{name}.low ({_number(lever.low)})",
+            )
+        for kpi, target in self.targets.items():
+            where = f"search.targets.{kpi}"
+            check_limits(target, where)
+            require(
+                target.min is not None or target.max is not None,
+                where,
+                {"min": target.min, "max": target.max},
+                "must give a min, a max or both",
+            )
+            if target.min is not None and target.max is not None:
+                at_least = f"must be at least its min ({target.min})"
+                require(target.max >= target.min, f"{where}.max", target.max, at_least)
 
 
 #: Settings of ``run`` that make replication k of two scenarios the same draw, and the rule that chooses how

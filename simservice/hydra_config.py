@@ -23,11 +23,13 @@ _OMEGACONF_DETAIL = ("full_key:", "reference_type=", "object_type=")
 
 @dataclass(frozen=True)
 class AppConfig(Config):
-    """What the command composes: a scenario, plus the scenarios to compare it with and the KPI to plot."""
+    """What the command composes: a scenario, plus the scenarios or budget options to compare it with, a search for
+    the cheapest option that meets the targets (``search=default``), and the KPI a sweep plots."""
 
     la: CouncilConfig = field(default_factory=CouncilConfig)
     scenarios: Dict[str, Any] = field(default_factory=dict)
     budget: Dict[str, Any] = field(default_factory=dict)
+    search: Dict[str, Any] = field(default_factory=dict)
     sweep_kpi: str = "unallocated_mean"
     cache_dir: Optional[str] = "multirun/.cache"
 
@@ -56,6 +58,7 @@ def register_configs() -> None:
     schema = _thaw(OmegaConf.structured(AppConfig))
     OmegaConf.set_struct(schema.scenarios, False)  # scenarios are named by the user: 'scenarios={a:{},b:{...}}'
     OmegaConf.set_struct(schema.budget, False)  # so are budget options (conf/budget/, or budget.NAME={...})
+    OmegaConf.set_struct(schema.search, False)  # a search's settings are checked when it is read (runs/search.py)
     ConfigStore.instance().store(name="simservice_schema", node=schema)
 
 

@@ -282,3 +282,45 @@ def budget_plane(table: pd.DataFrame, title: str, cost: str, performance: str) -
     ax.set_ylabel("Assessed within 45 days of referral,\ndifference from base (percentage points; 95 % paired CI)")
     ax.set_title(title)
     return fig
+
+
+def search_plane(
+    trials: pd.DataFrame, best: pd.DataFrame | None, title: str, cost: str, performance: str, targets: list[float]
+) -> Figure:
+    """Every trial of a search on the cost-against-performance plane, feasible or not, with the target line(s);
+    the finalists re-run (95 % intervals), the base, and the option named highlighted.
+
+    ``trials`` is trials.csv's, ``best`` best.csv's (None when no trial met the targets).
+    """
+    fig, ax = new_figure(figsize=(8, 6))
+    feasible = trials["feasible"].astype(bool)
+    ax.scatter(trials.loc[~feasible, cost] / 1e3, trials.loc[~feasible, performance], marker="x", color="grey",
+               label="trial: misses a target")  # fmt: skip
+    ax.scatter(trials.loc[feasible, cost] / 1e3, trials.loc[feasible, performance], marker="o", color="tab:green",
+               label="trial: meets the targets")  # fmt: skip
+    for value in targets:
+        ax.axhline(value, color="tab:red", ls="--", lw=1)
+        ax.annotate(f"target {value:g} %", (0.01, value), xycoords=("axes fraction", "data"), xytext=(0, 3),
+                    textcoords="offset points", color="tab:red")  # fmt: skip
+    if best is not None:
+        for row in best.to_dict("records"):
+            named, base = bool(row["named"]), row["option"] == "base"
+            x, y = row[cost] / 1e3, row[performance]
+            ax.errorbar(
+                x, y,
+                xerr=[[x - row[f"{cost}_ci_low"] / 1e3], [row[f"{cost}_ci_high"] / 1e3 - x]],
+                yerr=[[y - row[f"{performance}_ci_low"]], [row[f"{performance}_ci_high"] - y]],
+                fmt="*" if named else ("s" if base else "D"), ms=16 if named else 7, capsize=4,
+                color="tab:red" if named else "black", zorder=3,
+            )  # fmt: skip
+            label = f"named: {row['option']}" if named else row["option"]
+            ax.annotate(label, (x, y), xytext=(8, -14 if base else 8), textcoords="offset points")
+        ax.plot([], [], "kD", label="finalist, re-run (95 % CI)")
+        ax.plot([], [], "ks", label="base, re-run (95 % CI)")
+        if best["named"].any():
+            ax.plot([], [], "*", color="tab:red", ms=12, label="the option named")
+    ax.set_xlabel("Yearly cost (£k a year, cost_total_gbp; mean of the trial's replications)")
+    ax.set_ylabel("Assessed within 45 days of referral (%)")
+    ax.legend(loc="lower right", fontsize="small")
+    ax.set_title(title)
+    return fig
