@@ -549,11 +549,12 @@ class SearchLever:
 class SearchLevers:
     """What a search may change: teams, posts per team, the caseload cap, agency cover and a retention payment."""
 
-    teams: SearchLever = field(default_factory=SearchLever)
-    workers_per_team: SearchLever = field(default_factory=SearchLever)
-    caseload_cap: SearchLever = field(default_factory=SearchLever)
-    agency_max_share: SearchLever = field(default_factory=SearchLever)
-    retention_payment_per_year: SearchLever = field(default_factory=SearchLever)
+    # None: the lever is not searched (it keeps the base's value).
+    teams: Optional[SearchLever] = None
+    workers_per_team: Optional[SearchLever] = None
+    caseload_cap: Optional[SearchLever] = None
+    agency_max_share: Optional[SearchLever] = None
+    retention_payment_per_year: Optional[SearchLever] = None
 
 
 @dataclass(frozen=True)
@@ -591,7 +592,7 @@ class SearchConfig(Checked):
     def check_together(self) -> None:
         for name in [f.name for f in dataclasses.fields(SearchLevers)]:
             lever = getattr(self.levers, name)
-            if incomplete(lever):
+            if lever is None:
                 continue
             check_limits(lever, f"search.levers.{name}")
             require(

@@ -78,10 +78,6 @@ Values = dict[str, Any]  # a lever's name -> its value (None: switched off)
 Evaluate = Callable[[Config], pd.DataFrame]  # a scenario -> its KPIs, one row per replication
 
 
-class NoOption(Exception):
-    """No option met the targets: the message is the one line the user sees."""
-
-
 # -- reading and checking the search ---------------------------------------------------------------------------
 
 
