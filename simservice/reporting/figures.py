@@ -303,7 +303,7 @@ def search_plane(
         ax.annotate(f"target {value:g} %", (0.01, value), xycoords=("axes fraction", "data"), xytext=(0, 3),
                     textcoords="offset points", color="tab:red")  # fmt: skip
     if best is not None:
-        for row in best.to_dict("records"):
+        for i, row in enumerate(best.to_dict("records")):
             named, base = bool(row["named"]), row["option"] == "base"
             x, y = row[cost] / 1e3, row[performance]
             ax.errorbar(
@@ -314,7 +314,8 @@ def search_plane(
                 color="tab:red" if named else "black", zorder=3,
             )  # fmt: skip
             label = f"named: {row['option']}" if named else row["option"]
-            ax.annotate(label, (x, y), xytext=(8, -14 if base else 8), textcoords="offset points")
+            ax.annotate(label, (x, y), xytext=(40, -30 - 16 * i), textcoords="offset points", fontsize="small",
+                        arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6})  # fmt: skip
         ax.plot([], [], "kD", label="finalist, re-run (95 % CI)")
         ax.plot([], [], "ks", label="base, re-run (95 % CI)")
         if best["named"].any():
