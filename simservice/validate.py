@@ -108,12 +108,18 @@ def validate(year: int, out: Path, overrides: Sequence[str], jobs: int, progress
     largest = table.sort_values("referrals", ascending=False).code
     to_run = [code for code in largest if not (kept / f"{keys[code]}.json").is_file()]
     done = Parallel(n_jobs=jobs, return_as="generator_unordered")(delayed(_run)(code, overrides) for code in to_run)
+    failed = {}
     for result in tqdm(done, total=len(to_run), desc="councils", unit="council", disable=not progress):
+        if "error" in result:  # reported, not kept: the next validation tries the council again
+            failed[result["code"]] = result
+            continue
         path = kept / f"{keys[result['code']]}.json"
         partial = path.with_suffix(".partial")
         partial.write_text(json.dumps(result))
         os.replace(partial, path)
-    modelled = pd.DataFrame([json.loads((kept / f"{keys[code]}.json").read_text()) for code in table.code])
+    modelled = pd.DataFrame(
+        [failed.get(code) or json.loads((kept / f"{keys[code]}.json").read_text()) for code in table.code]
+    )
     return compare(table, modelled)
 
 
@@ -121,6 +127,10 @@ def compare(published: pd.DataFrame, modelled: pd.DataFrame) -> pd.DataFrame:
     """A row per council: each measure as DfE published it and as the model made it."""
     modelled = modelled.rename(columns={c: f"{c}_model" for c in modelled.columns if c != "code"})
     rows = published.merge(modelled, on="code", how="left")
+    kept = ["posts", "in_post_share", "awaiting_31_march", "error", *(m.modelled for m in MEASURES)]
+    for column in (f"{name}_model" for name in kept):
+        if column not in rows:  # no council ran (or none failed): the column is empty
+            rows[column] = math.nan if column != "error_model" else None
     rows["awaiting_per_1000"] = 1000 * rows["awaiting_assessment"] / rows["referrals"]
     rows["awaiting_per_1000_model"] = 1000 * rows["awaiting_31_march_model"] / rows["referrals_model"]
     # The model's assessment teams are a part of the council's workforce: its in-post share of its posts,

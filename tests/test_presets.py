@@ -90,6 +90,19 @@ def test_a_preset_runs():
     assert results.summary.set_index("kpi").loc["referrals", "mean"] > 0
 
 
+def test_a_council_that_fails_is_reported_and_tried_again_next_time(tmp_path, monkeypatch):
+    from simservice import validate
+
+    two = checkable(2019).head(2)
+    tried = []
+    monkeypatch.setattr(validate, "councils", lambda year: two)
+    monkeypatch.setattr(validate, "_run", lambda code, overrides: tried.append(code) or {"code": code, "error": "boom"})
+    for _ in range(2):
+        rows = validate.validate(2019, tmp_path, SHORT, jobs=1, progress=False)
+        assert list(rows["error"]) == ["boom", "boom"]
+    assert len(tried) == 4 and not list((tmp_path / "councils").glob("*.json"))
+
+
 @pytest.mark.slow
 def test_every_council_s_preset_runs_and_lands_its_inputs(tmp_path):
     """Each council of 2019, one replication: referrals, in-post FTE and agency rate near DfE's (``validate``)."""
