@@ -633,3 +633,10 @@ def test_an_all_failed_sweep_has_a_table_and_no_figure(tmp_path, capsys):
     assert (tmp_path / "s" / "sweep.parquet").exists() and not (tmp_path / "s" / "sweep.png").exists()
     err = capsys.readouterr().err
     assert "no job finished" in err and "job 0 failed" in err
+
+
+def test_the_cache_key_reads_the_whole_package_the_model_included():
+    from simservice.runs.cache import PACKAGE, code_files
+
+    names = {path.relative_to(PACKAGE).as_posix() for path in code_files()}
+    assert {"model/service.py", "model/pathway.py", "model/workforce.py", "reporting/kpis.py", "config.py"} <= names

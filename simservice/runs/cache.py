@@ -48,12 +48,21 @@ def _code_fingerprint() -> str:
     import numpy
     import simpy
 
-    package = Path(__file__).parent
+    package = PACKAGE
     digest = hashlib.sha256(f"numpy {numpy.__version__} simpy {simpy.__version__} pandas {pd.__version__}".encode())
-    for path in sorted(package.rglob("*.py")):
+    for path in code_files():
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+#: The simservice package: every module of it, the model's included, makes the numbers a job writes.
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def code_files() -> list[Path]:
+    """The package's source files, in a fixed order: what the cache key's code fingerprint reads."""
+    return sorted(PACKAGE.rglob("*.py"))
 
 
 def job_key(config: Config) -> str:
