@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
+from commands import simservice
 
 from simservice.app import budget_configs
 from simservice.config import ConfigError
@@ -114,12 +111,6 @@ def test_a_bad_option_is_named(overrides, named):
     with pytest.raises(ConfigError) as error:
         budget_configs(compose(overrides), overrides)
     assert str(error.value).startswith(named)
-
-
-def simservice(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "simservice", *args], cwd=cwd, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_a_bad_option_on_the_command_line_is_one_line_exit_2_and_nothing_written(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from commands import simservice
 from scipy import stats
 
 from simservice.reporting.kpis import KPI_UNITS
@@ -27,12 +28,6 @@ REQUIRED_KPIS = [
     "caseload_mean",
     "caseload_p90",
 ]
-
-
-def simservice(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "simservice", *args], cwd=cwd, capture_output=True, text=True, timeout=300, **kwargs
-    )
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 
 import pytest
+from commands import simservice
 
 from simservice.config import ConfigError
 from simservice.hydra_config import load_config
@@ -185,13 +184,7 @@ def test_costs_are_the_same_serial_or_in_parallel(busy):
 def test_a_negative_rate_is_refused_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match="finance.agency_day_rate"):
         load_config(["finance.agency_day_rate=-5"])
-    done = subprocess.run(
-        [sys.executable, "-m", "simservice", *TINY, "finance.agency_day_rate=-5", f"hydra.run.dir={tmp_path}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = simservice(*TINY, "finance.agency_day_rate=-5", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "finance.agency_day_rate" in lines[0] and "-5" in lines[0], done.stderr

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from commands import simservice
 
 from simservice.app import check_overrides, scenario_configs
 from simservice.config import ConfigError
@@ -24,12 +25,6 @@ from simservice.runs.cache import MANIFEST, SUMMARY, job_key, restore, store
 from simservice.runs.sweep import gather, run_job, sweep_figure
 
 SMALL = ["run.replications=2", "run.years=1", "run.warmup_years=0.5", "run.progress=false"]
-
-
-def simservice(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "simservice", *args], cwd=cwd, capture_output=True, text=True, timeout=300, **kwargs
-    )
 
 
 def one_line(done: subprocess.CompletedProcess) -> str:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
+from commands import simservice
 
 from simservice.app import check_overrides, search_setup
 from simservice.config import ConfigError
@@ -125,12 +122,6 @@ def test_bad_search_settings_are_named(override, named):
 def test_a_search_with_budget_options_or_in_a_sweep_is_refused():
     assert check_overrides(["search=default", "budget=raise_cap"]).startswith("budget=")
     assert check_overrides(["search=default", "service.teams=3,4"], multirun=True).startswith("search=")
-
-
-def simservice(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "simservice", *args], cwd=cwd, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_a_target_on_an_unknown_kpi_is_one_line_exit_2_and_nothing_written(tmp_path):

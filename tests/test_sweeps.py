@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from commands import simservice
 
 from simservice.app import scenario_configs
 from simservice.hydra_config import compose, conf_dir, load_config
@@ -20,12 +21,6 @@ from simservice.reporting.kpis import KPI_UNITS
 from simservice.runs.sweep import gather, run_job
 
 SMALL = ["run.replications=2", "run.years=1", "run.warmup_years=0.5"]
-
-
-def simservice(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "simservice", *args], cwd=cwd, capture_output=True, text=True, timeout=600, **kwargs
-    )
 
 
 def sweep_args(tmp: Path, name: str, cache: str, *extra: str) -> list[str]:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from commands import simservice
 from scipy import stats
 
 from simservice.api import compare
@@ -29,10 +26,6 @@ TINY = [
     "run.progress=false",
 ]
 AUTO = [*TINY, "run.replications=auto", "run.auto_half_width_share=0.5", "run.auto_max_replications=30"]
-
-
-def simservice(*args: str, cwd: Path, module: str = "simservice") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 # -- MSER-5 ------------------------------------------------------------------------------------------

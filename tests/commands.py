@@ -1,0 +1,14 @@
+"""The project's commands as a user types them, for the tests that run them in a process of their own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def simservice(*args: str, cwd: Path, module: str = "simservice", **kwargs) -> subprocess.CompletedProcess:
+    """``python -m simservice ARGS`` (or another module) in ``cwd``, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=600, **kwargs
+    )
