@@ -31,7 +31,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from simservice.config import ConfigError
+from simservice.config import Config, ConfigError
 from simservice.councils import ENGLAND, load
 from simservice.hydra_config import error_text, load_config
 from simservice.runs.cache import job_key
@@ -70,10 +70,9 @@ def councils(year: int) -> pd.DataFrame:
     return rows[(rows.referrals > 0) & (rows.inpost_fte > 0)].sort_values("code").reset_index(drop=True)
 
 
-def _run(code: str, overrides: Sequence[str]) -> dict:
+def _run(code: str, config: Config) -> dict:
     """One council's preset run: its headline KPIs (means over replications), or the one-line reason it failed."""
     try:
-        config = load_config([f"la.name={code}", *overrides])
         results = run_scenario(config, progress=False)
     except ConfigError as error:
         return {"code": code, "error": str(error)}
@@ -92,22 +91,21 @@ def _run(code: str, overrides: Sequence[str]) -> dict:
     }
 
 
-def key(code: str, overrides: Sequence[str]) -> str:
-    """What identifies a council's result: its scenario (every parameter, the code) and the code."""
-    return job_key(load_config([f"la.name={code}", *overrides]))
-
-
 def validate(year: int, out: Path, overrides: Sequence[str], jobs: int, progress: bool = True) -> pd.DataFrame:
-    """Run every council's preset not already kept in ``out``, and return published against modelled."""
+    """Run every council's preset not already kept in ``out``, and return published against modelled.
+
+    Each council's scenario is composed once, here: its key (every parameter and the code) names what is kept.
+    """
     table = councils(year)
     kept = out / "councils"
     kept.mkdir(parents=True, exist_ok=True)
     overrides = [f"la.year={year}", "run.jobs=1", "run.progress=false", *overrides]
-    keys = {code: key(code, overrides) for code in table.code}
+    configs = {code: load_config([f"la.name={code}", *overrides]) for code in table.code}
+    keys = {code: job_key(config) for code, config in configs.items()}
     # The largest councils first, so the last to finish are small ones and the processes end together.
     largest = table.sort_values("referrals", ascending=False).code
     to_run = [code for code in largest if not (kept / f"{keys[code]}.json").is_file()]
-    done = Parallel(n_jobs=jobs, return_as="generator_unordered")(delayed(_run)(code, overrides) for code in to_run)
+    done = Parallel(n_jobs=jobs, return_as="generator_unordered")(delayed(_run)(code, configs[code]) for code in to_run)
     failed = {}
     for result in tqdm(done, total=len(to_run), desc="councils", unit="council", disable=not progress):
         if "error" in result:  # reported, not kept: the next validation tries the council again
@@ -241,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run every English council's preset and set the model's figures beside DfE's.",
     )
     parser.add_argument("--year", type=int, default=2019, help="DfE's year (2017-2023); default 2019")
-    parser.add_argument("--replications", type=int, default=2, help="replications per council; default 2")
+    parser.add_argument("--replications", default="2", help="replications per council, or auto; default 2")
     parser.add_argument("--jobs", type=int, default=-1, help="councils run side by side (-1: every core)")
     parser.add_argument("--out", default="experiments/validation", help="where the report goes")
     parser.add_argument("overrides", nargs="*", help="settings for every council, e.g. run.years=3")
@@ -251,10 +249,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         load_config([f"la.year={args.year}", *overrides])
-        if not len(councils(args.year)):
-            raise ConfigError("--year", args.year, "must be a year with councils' figures: 2017 to 2023")
         rows = validate(args.year, out, overrides, args.jobs)
     except ConfigError as error:
+        # The command's own options are named as the user typed them.
+        flags = {"la.year": "--year", "run.replications": "--replications"}
+        named = {str(o).partition("=")[0] for o in args.overrides}
+        if error.setting in flags and error.setting not in named:
+            error = ConfigError(flags[error.setting], error.value, error.allowed)
         print(f"simservice.validate: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from simservice import councils
-from simservice.config import ConfigError
+from simservice.config import COUNCIL_YEARS, ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -133,3 +133,7 @@ def test_the_packaged_file_is_what_the_script_builds():
     text, _ = script.build(SHARED)
     packaged = (ROOT / "simservice" / "data" / "councils.csv").read_bytes()
     assert text.encode() == packaged
+
+
+def test_the_years_a_preset_accepts_are_the_years_the_data_hold():
+    assert list(COUNCIL_YEARS) == councils.years()

@@ -8,7 +8,9 @@ referrals falls uniformly at random, which is exactly such a process.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import re
 import statistics
 
@@ -22,6 +24,17 @@ MAX_PER_MONTH = 500_000
 
 
 def _counts_from_csv(path: str, run: RunConfig) -> np.ndarray:
+    """Referrals a month from the user's CSV, read once while the file is unchanged (a run asks several times)."""
+    try:
+        stat = os.stat(path)
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        stamp = None
+    return _read_counts(path, stamp, run.start_month, run.years)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_counts(path: str, stamp: tuple[int, int] | None, start_month: int, years: float) -> np.ndarray:
     """Referrals a month from the user's CSV: a row per month (``YYYY-MM``), complete, in order, from the run's start.
 
     Any fault names the file, the row (as a spreadsheet numbers it, the header being row 1) and what is wrong.
@@ -61,14 +74,15 @@ def _counts_from_csv(path: str, run: RunConfig) -> np.ndarray:
             problem = "repeats" if months[i] == months[i - 1] else "does not follow"
             raise fault(f"{row} has month={month.strip()!r}, which {problem} {previous!r}: one row a month, in order")
     first = months[0] % 12 + 1
-    if first != run.start_month:
+    if first != start_month:
         raise fault(
-            f"starts in {table['month'].iloc[0].strip()} but the reported period starts in month {run.start_month}"
+            f"starts in {table['month'].iloc[0].strip()} but the reported period starts in month {start_month}"
             f" (run.start_month): start the file in that month or set run.start_month={first}"
         )
-    needed = round(run.years * 12)
+    needed = round(years * 12)
     if len(counts) < needed:
-        raise fault(f"has {len(counts)} months but run.years={run.years:g} needs {needed}")
+        raise fault(f"has {len(counts)} months but run.years={years:g} needs {needed}")
+    counts.setflags(write=False)  # shared by every caller while cached
     return counts
 
 

@@ -121,7 +121,7 @@ class Service:
         self._returns_from_before(streams.generator("closed_before_run"))
 
     def _referrals_per_day(self) -> float:
-        """All referrals a working day in the first year, re-referrals included: outside / (1 - p) in a steady state."""
+        """All referrals a working day over the first 12 simulated months (warm-up included): outside / (1 - p)."""
         demand = self.config.demand
         return float(monthly_rates(demand, self.config.run)[:12].mean()) / (1 - demand.rereferral_probability)
 
