@@ -196,6 +196,7 @@ def coping_over_time(daily: pd.DataFrame, run: RunConfig, title: str, change_mon
                 ax2 = ax.twinx()
                 ax2.plot(week["year"], values, color="tab:green", lw=1.1)
                 ax2.set_ylim(0, 140)  # 100 % sits below the panel's legend
+                ax2.set_yticks([0, 25, 50, 75, 100])  # a share: no tick above 100 %
                 ax2.set_ylabel("supervision given (%)", color="tab:green")
                 ax.plot([], [], color="tab:green", lw=1.1, label=label)  # in the panel's legend
                 ax.set_zorder(ax2.get_zorder() + 1)  # the legend above both lines
