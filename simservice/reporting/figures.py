@@ -265,7 +265,11 @@ def budget_plane(table: pd.DataFrame, title: str, cost: str, performance: str) -
             fmt="o",
             capsize=4,
         )
-        ax.annotate(option, (xs["difference"] / 1e3, ys["difference"]), xytext=(6, 6), textcoords="offset points")
+    # Labels in order of cost, each a step up or down from the last, so options that land close stay readable.
+    steps = [(6, 6), (6, -16), (6, 18), (6, -28)]
+    for i, option in enumerate(sorted(options, key=lambda o: x.loc[o, "difference"])):
+        point = (x.loc[option, "difference"] / 1e3, y.loc[option, "difference"])
+        ax.annotate(option, point, xytext=steps[i % len(steps)], textcoords="offset points")
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
     ax.plot([0], [0], "ks")
