@@ -30,9 +30,17 @@ COUNTS_ARE = ("all", "new")
 #: When teams are cut: their workers join the remaining teams, or their posts go.
 TEAM_CUTS = ("redeploy", "delete_posts")
 #: The groups whose settings may change at a date within a run.
-CHANGEABLE = ("service", "demand", "policy", "workforce", "managers", "coping")
+CHANGEABLE = ("service", "demand", "policy", "workforce", "managers", "coping", "risk")
 #: What slips first when a manager's time runs short.
 FIRST_TO_SLIP = ("supervision", "sign_off")
+#: The latent conditions that widen the holes in the layers of defence (``model/defences.py``), by layer.
+CONDITIONS_BY_LAYER = {
+    "front_door": ("triage_backlog", "raised_threshold"),
+    "waiting": ("days_unallocated",),
+    "assessment": ("caseload", "stress", "new_worker", "worker_changes", "rushed"),
+    "oversight": ("supervision_missed", "sign_off_pressure"),
+}
+CONDITIONS = tuple(c for conditions in CONDITIONS_BY_LAYER.values() for c in conditions)
 #: A century of working days: the longest span any delay or duration may be set to (longer than any career).
 CENTURY_DAYS = 25_300
 
@@ -475,6 +483,45 @@ class CopingConfig(Checked):
     triage_surge_share: float = setting(0, 10)
 
 
+@dataclass(frozen=True)
+class RiskConfig(Checked):
+    """Hidden risk and the layers of defence: each layer's base hole, and how much each latent condition widens it.
+
+    A layer's hole is ``base x (1 + the sum of effect x condition)``, at most 1; a condition held at its
+    good level (``good``) adds nothing. Every size here is an assumption (conf/risk/default.yaml).
+    """
+
+    GROUP = "risk"
+
+    # Of the children an assessment would find in need of a plan, the share at risk of significant harm.
+    risky_share_urgent: float = share()
+    risky_share_standard: float = share()
+    # The front door: a risky referral it would close goes on only if its risk is recognised.
+    front_door_hole: float = share()
+    per_triage_backlog_day: float = setting(0, 100)
+    # Waiting unallocated: the team's check of its waiting list misses the risk.
+    waiting_hole: float = share()
+    per_day_unallocated: float = setting(0, 100)
+    # The assessment: the worker misses the risk.
+    assessment_hole: float = share()
+    per_case_over_manageable: float = setting(0, 100)
+    per_stress: float = setting(0, 100)
+    new_worker: float = setting(0, 100)
+    new_agency_days: float = setting(0, CENTURY_DAYS)
+    per_worker_change: float = setting(0, 100)
+    per_rushed_share: float = setting(0, 100)
+    # Management oversight: supervision and sign-off miss it.
+    oversight_hole: float = share()
+    per_supervision_missed: float = setting(0, 100)
+    per_sign_off_waiting: float = setting(0, 100)
+    # A missed risk: the child comes back sooner and urgent; sometimes after a serious incident (illustrative).
+    missed_return_probability: float = share()
+    missed_return_mean_days: float = setting(0, CENTURY_DAYS, low_open=True)
+    serious_incident_probability: float = share()
+    # Conditions held at their good level: they widen no hole (attribution, the trainer's demonstration).
+    good: List[str] = setting(default=[], choices=CONDITIONS, each=True)
+
+
 #: The most a rate may be, in pounds: far above any salary or day rate, finite so that no typo passes unseen.
 _POUNDS = 1_000_000
 
@@ -742,6 +789,7 @@ class Config:
     workforce: WorkforceConfig = field(default_factory=WorkforceConfig)
     managers: ManagersConfig = field(default_factory=ManagersConfig)
     coping: CopingConfig = field(default_factory=CopingConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
     finance: FinanceConfig = field(default_factory=FinanceConfig)
     run: RunConfig = field(default_factory=RunConfig)
     changes: List[ChangeConfig] = field(default_factory=list)
@@ -794,6 +842,7 @@ _GROUPS: dict[str, type] = {
     "workforce": WorkforceConfig,
     "managers": ManagersConfig,
     "coping": CopingConfig,
+    "risk": RiskConfig,
 }
 
 
@@ -810,6 +859,7 @@ def limits_table() -> str:
     """Every setting with a declared range, as the Markdown table the README shows."""
     rows = ["| setting | allowed |", "|---|---|"]
     groups = [CouncilConfig, ServiceConfig, DemandConfig, PolicyConfig, WorkforceConfig, ManagersConfig, CopingConfig]
+    groups += [RiskConfig]
     groups += [FinanceConfig, RunConfig]
     for group in groups:
         for f in dataclasses.fields(group):

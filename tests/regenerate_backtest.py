@@ -6,11 +6,11 @@ tests themselves never write the tables.
 
 from __future__ import annotations
 
-from test_backtest import EARLIER_TIMING, EXPECTED, WITHOUT_MANAGERS, backtest_summary
+from test_backtest import EARLIER_TIMING, EXPECTED, NO_RISK, WITHOUT_MANAGERS, backtest_summary
 
 if __name__ == "__main__":
     backtest_summary().to_csv(EXPECTED, index=False)
     print(f"regenerated {EXPECTED}")
-    simpler = backtest_summary(("managers=unlimited", "coping=off", *EARLIER_TIMING))
+    simpler = backtest_summary(("managers=unlimited", "coping=off", *EARLIER_TIMING, *NO_RISK))
     simpler.to_csv(WITHOUT_MANAGERS, index=False)
     print(f"regenerated {WITHOUT_MANAGERS}")

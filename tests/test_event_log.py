@@ -154,7 +154,7 @@ def test_with_no_cap_caseloads_stay_level_across_a_team():
     result = service.run()
     assert np.median(spreads) <= 3
     assert np.percentile(spreads, 90) <= 8  # a worker back from sickness, or new, catches up
-    assert result.caseloads[:, 1].max() <= 35
+    assert result.caseloads[:, 1].max() <= 45  # (one worker taking everything held ~2,000)
     # A team's assessments are shared out, not done by one worker.
     assessed = result.cases[result.cases.completed_day.notna() & ~result.cases.starting_state]
     busiest = assessed.groupby("worker").size().max()

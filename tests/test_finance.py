@@ -44,6 +44,7 @@ def _result(results, r):
         results.transfers,
         {"unpaid_hours": _unpaid_hours(results, r)},
         results.teams,
+        results.defences[results.defences.replication == r],
     )
 
 

@@ -182,7 +182,12 @@ OUTSIDE = [*SHORT, "demand.referrals_per_year=1820", "demand.counts_are=new"]
 
 def test_rereferrals_follow_their_probability():
     # Referrals from outside stay at the default's while the probability changes.
-    none = run_scenario(load_config([*OUTSIDE, "run.replications=2", "demand.rereferral_probability=0"]))
+    # (Missed risks come back whatever the probability: here they do not.)
+    none = run_scenario(
+        load_config(
+            [*OUTSIDE, "run.replications=2", "demand.rereferral_probability=0", "risk.missed_return_probability=0"]
+        )
+    )
     assert none.summary.set_index("kpi").loc["rereferral_pct", "mean"] == 0
     assert (none.cases.referral_number == 1).all()
     some = run_scenario(load_config([*OUTSIDE, "run.replications=2", "demand.rereferral_probability=0.3"]))

@@ -186,7 +186,7 @@ class Manager:
         self.sign_off_hours, self.allocations = 0.0, 0
         missed = 1.0 - given / planned if planned > 0 else 0.0
         for worker in workers:
-            worker.set_unsupported(m.missed_supervision_stress * missed)
+            worker.supervised(missed, m.missed_supervision_stress * missed)
         return planned, given
 
 
@@ -285,7 +285,7 @@ class Managers:
         """With unlimited time, every worker's supervision is given."""
         workers = [w for w in self.team_workers(manager.team) if not w.absent]
         for worker in workers:
-            worker.set_unsupported(0.0)
+            worker.supervised(0.0, 0.0)
         manager.sign_off_hours, manager.allocations = 0.0, 0
         planned = self.config.supervision_hours_per_worker_month * len(workers)
         return planned, planned

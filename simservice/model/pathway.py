@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import simpy
 
 from simservice.config import ASSESSMENT_LIMIT_DAYS, Config
+from simservice.model import defences as layer
+from simservice.model.defences import Defences
 from simservice.model.demand import ElapsedTime, Workload
 from simservice.model.streams import ReferralStreams, return_key
 
@@ -132,6 +134,13 @@ class Case:
         "assessed",
         "raised_threshold",
         "rushed_hours",
+        "risky",
+        "checks",
+        "caught_at",
+        "missed",
+        "missed_day",
+        "serious_incident",
+        "after_missed_risk",
     )
 
     def __init__(self, case_id, key, referred, initial=False, referral_number=1, previous_referral=math.nan):
@@ -159,6 +168,11 @@ class Case:
         self.assessed = math.nan  # day the casework and its minimum days were done (before sign-off)
         self.raised_threshold = False  # closed at the front door only because thresholds had risen
         self.rushed_hours = 0.0  # hours the assessment needed and did not get, because it was rushed
+        self.risky = False  # carries a hidden risk of significant harm (model/defences.py)
+        self.caught_at: str | None = None  # the layer of defence that caught the risk
+        self.missed = False  # a risky child who got through every layer it met
+        self.missed_day = math.nan
+        self.serious_incident = False  # followed by a serious incident (illustrative)
 
     @property
     def outcome(self) -> str | None:
@@ -172,11 +186,11 @@ class Case:
 class PastReferral:
     """A child referred before the run began, known only by what a re-referral needs."""
 
-    __slots__ = ("key", "referral_number", "referred", "return_draw", "return_delay", "raised_threshold")
+    __slots__ = ("key", "referral_number", "referred", "return_draw", "return_delay", "raised_threshold", "missed")
 
     def __init__(self, key: int, referred: float, draws: list[float]):
         self.key, self.referral_number, self.referred = key, 1, referred
-        self.raised_threshold = False
+        self.raised_threshold = self.missed = False
         self.return_draw, self.return_delay = draws[RETURNS], -math.log(draws[RETURN_DELAY])
 
 
@@ -194,7 +208,13 @@ class PastReferral:
     LONG_TERM_STAY,
     FIRST_VISIT,
     PARTNER_INFORMATION,
-) = range(12)
+    RISK,
+    FRONT_DOOR_CHECK,
+    WAITING_CHECK,
+    ASSESSMENT_CHECK,
+    OVERSIGHT_CHECK,
+    SERIOUS_INCIDENT,
+) = range(18)
 
 
 class Level:
@@ -398,6 +418,7 @@ class Pathway:
         self.closure_share = policy.front_door_closure_share  # raised by coping when thresholds rise
         self.deadline_checks: dict[int, list[tuple[Case, int]]] = {}  # morning -> cases to look at, near deadline
         self.rushed_days: list[float] = []  # when an assessment was rushed
+        self.defences = Defences(config.risk)  # the layers a risky child passes, and every passage
         # The record of the run: the event log (when asked), transfers, and running totals.
         self.events: list[Move] | None = [] if config.run.event_log else None
         self.transfer_log: list[tuple[float, int, int, int, str]] = []  # (day, case, from, to or -1, reason)
@@ -511,7 +532,8 @@ class Pathway:
             referral_number=1 if previous is None else previous.referral_number + 1,
             previous_referral=math.nan if previous is None else previous.referred,
         )
-        urgency = URGENT if draws[URGENCY] < demand.urgent_share else STANDARD
+        missed_before = previous is not None and previous.missed  # a missed risk comes back urgent
+        urgency = URGENT if missed_before or draws[URGENCY] < demand.urgent_share else STANDARD
         if self._hours.exponential:
             variate = -math.log(draws[WORKLOAD])
         else:  # Box-Muller: a standard normal from two uniforms
@@ -520,7 +542,13 @@ class Pathway:
         case.hours = case.hours_left = self._hours.hours(urgency, variate)
         floor = self._min_days[urgency] * (1.0 + demand.min_days_spread * (2.0 * draws[VISITS] - 1.0))
         case.min_days = self._elapsed.days(urgency, floor, draws[FIRST_VISIT], draws[PARTNER_INFORMATION])
-        case.not_in_need = draws[OUTCOME] < demand.not_in_need_share
+        case.not_in_need = not missed_before and draws[OUTCOME] < demand.not_in_need_share
+        # Of the children an assessment would find in need of a plan, some carry a hidden risk of significant harm.
+        case.after_missed_risk = missed_before
+        case.risky = missed_before or (
+            not case.not_in_need and draws[RISK] < self.defences.risky_share(urgency == URGENT)
+        )
+        case.checks = draws[FRONT_DOOR_CHECK : SERIOUS_INCIDENT + 1]
         case.front_door_draw = draws[FRONT_DOOR]
         case.area_draw = draws[AREA]
         case.return_draw = draws[RETURNS]
@@ -536,12 +564,18 @@ class Pathway:
     def closed(self, case: Case | PastReferral) -> None:
         """A child's involvement ends; some come back later (re-referral), as their own draws say.
 
-        A child closed only because thresholds had risen comes back more often.
+        A child closed only because thresholds had risen comes back more often; a missed risk more often
+        still, and sooner.
         """
         demand = self.demand
-        p = self.config.coping.raised_threshold_rereferral if case.raised_threshold else demand.rereferral_probability
+        if case.missed:
+            p, mean_days = self.config.risk.missed_return_probability, self.config.risk.missed_return_mean_days
+        elif case.raised_threshold:
+            p, mean_days = self.config.coping.raised_threshold_rereferral, demand.rereferral_mean_days
+        else:
+            p, mean_days = demand.rereferral_probability, demand.rereferral_mean_days
         if case.return_draw < p:
-            self.returns.add(self.env.now + demand.rereferral_mean_days * case.return_delay, case)
+            self.returns.add(self.env.now + mean_days * case.return_delay, case)
 
     def rerefer(self, previous: Case | PastReferral) -> None:
         """The child comes back: a new referral whose luck is keyed by the one before it."""
@@ -551,15 +585,24 @@ class Pathway:
     # -- front door and routing --------------------------------------------------------------------
     def decide(self, case: Case) -> None:
         """The front door's decision: close (no further action, early help) or send to the area's team."""
-        case.decided = self.env.now
+        now = case.decided = self.env.now
+        reason = "referred_on"
         if case.front_door_draw < self.closure_share:
-            case.raised_threshold = case.front_door_draw >= self.config.policy.front_door_closure_share
-            self.move(case, CLOSED_AT_FRONT_DOOR, "raised_threshold" if case.raised_threshold else "front_door")
-            self.closed_at_front_door.append(case)
-            self.closed(case)
-            return
+            raised = case.front_door_draw >= self.config.policy.front_door_closure_share
+            if case.risky and not self._through(
+                case, layer.FRONT_DOOR, {"triage_backlog": now - case.referred, layer.RAISED_THRESHOLD: float(raised)}
+            ):
+                reason = "risk_recognised"  # the front door saw the risk: the child goes on
+            else:
+                case.raised_threshold = raised
+                self.move(case, CLOSED_AT_FRONT_DOOR, "raised_threshold" if raised else "front_door")
+                self.closed_at_front_door.append(case)
+                if case.risky:
+                    self._missed(case, layer.FRONT_DOOR)
+                self.closed(case)
+                return
         team = self.open_teams[bisect_right(self._route_bounds, case.area_draw)]
-        self.queue_for(case, team, "referred_on")
+        self.queue_for(case, team, reason)
         self.allocate(team)
 
     def route(self) -> None:
@@ -632,6 +675,8 @@ class Pathway:
     def _complete(self, case: Case) -> None:
         """The casework is done: the manager signs it off (at once, when managers have unlimited time)."""
         case.assessed = self.env.now
+        if case.risky and case.caught_at is None:
+            self._waiting_and_assessment(case)
         managers = self.managers
         if managers is None or managers.unlimited:
             self.signed_off(case)
@@ -645,6 +690,8 @@ class Pathway:
         worker = None if case.worker is None else self.staff[case.worker]
         case.completed = self.env.now
         self.completed.append(case)
+        if case.risky and case.caught_at is None:
+            self._oversight(case, worker)
         if case.not_in_need:
             case.moved_on = self.env.now
             self.move(case, COMPLETED, NOT_IN_NEED)
@@ -672,6 +719,48 @@ class Pathway:
                 continue
             worker.rush(case, coping.rush_hours_cut_share)
             self.rushed_days.append(self.env.now)
+
+    # -- the layers of defence a risky child meets (model/defences.py) ----------------------------------
+    def _through(self, case: Case, at: str, met: dict[str, float]) -> bool:
+        """The child meets a layer with its own draw: True if the risk gets through; else the layer caught it."""
+        through = self.defences.through(case.id, at, self.env.now, case.checks[layer.LAYERS.index(at)], met)
+        if not through:
+            case.caught_at = at
+        return through
+
+    def _missed(self, case: Case, at: str) -> None:
+        """The risk got through every layer the child met; sometimes a serious incident follows (illustrative)."""
+        case.missed, case.missed_day = True, self.env.now
+        case.serious_incident = case.checks[-1] < self.config.risk.serious_incident_probability
+        self.defences.miss(case.id, self.env.now, at)
+
+    def _waiting_and_assessment(self, case: Case) -> None:
+        """An assessed risky child has met two layers: the wait unallocated, and the worker who assessed them."""
+        days_unallocated = case.allocated - case.decided + case.waited_again
+        if not self._through(case, layer.WAITING, {"days_unallocated": days_unallocated}):
+            return
+        worker = self.staff[case.worker]
+        risk = self.config.risk
+        manageable = self.config.workforce.manageable_caseload * worker.cap_share
+        met = {
+            "caseload": max(0.0, worker.load - manageable),
+            "stress": worker.stress_now(),
+            "new_worker": float(worker.new_to_the_job(risk.new_agency_days)),
+            "worker_changes": max(0, case.workers - 1),
+            "rushed": case.rushed_hours / case.hours if case.hours > 0 else 0.0,
+        }
+        self._through(case, layer.ASSESSMENT, met)
+
+    def _oversight(self, case: Case, worker: Worker | None) -> None:
+        """Sign-off and supervision: the last layer. A risk that gets through is closed as not in need."""
+        managers = self.managers
+        waiting = (
+            0 if managers is None or managers.unlimited else len(managers.for_team(case.team, self.open_teams).queue)
+        )
+        missed = 0.0 if worker is None else worker.supervision_missed
+        if self._through(case, layer.OVERSIGHT, {"supervision_missed": missed, "sign_off_pressure": waiting}):
+            case.not_in_need = True
+            self._missed(case, layer.OVERSIGHT)
 
     # -- downstream: the long-term teams -----------------------------------------------------------
     def _handover_due(self, case: Case) -> None:

@@ -37,6 +37,7 @@ def adopt(service: Service, moment: Moment) -> None:
     service.coping.update(config)
     pathway = service.pathway
     pathway.config = config
+    pathway.defences.risk = config.risk
     for team in pathway.teams:
         team.set_policy(policy.caseload_cap, policy.override_after_days, policy.override_ceiling)
     if moment.on_change:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from simservice.config import ASSESSMENT_LIMIT_DAYS
+from simservice.config import ASSESSMENT_LIMIT_DAYS, CONDITIONS
+from simservice.model.defences import LAYERS
 from simservice.model.managers import INTERIM, MANAGER, VACANT
 from simservice.model.pathway import (
     ALLOCATED,
@@ -89,6 +90,7 @@ class ReplicationResult:
     transfers: pd.DataFrame  # one row per case transfer
     totals: dict[str, float]  # running totals over the reported years (see ``reported_totals``)
     teams: pd.DataFrame  # one row per team: its share of the service's totals
+    defences: pd.DataFrame  # one row per layer of defence a risky child met (``defences_table``)
     events: pd.DataFrame | None = None  # the event log: one row per move of a case (``run.event_log``)
 
 
@@ -213,6 +215,7 @@ def replication_result(service: Service) -> ReplicationResult:
         pd.DataFrame(pathway.transfer_log, columns=["day", "case_id", "from_worker", "to_worker", "reason"]),
         reported_totals(service),
         team_table(service),
+        defences_table(service),
         None if pathway.events is None else event_table(pathway.events, service.replication),
     )
 
@@ -297,6 +300,31 @@ def event_table(events: list, replication: int) -> pd.DataFrame:
     )
 
 
+def defences_table(service: Service) -> pd.DataFrame:
+    """Every layer a risky child met: the day, its draw, the hole, whether it got through, and the conditions met."""
+    passages = service.pathway.defences.passages
+    columns = list(zip(*passages, strict=True)) if passages else [()] * 8
+    cases, layers, days, draws, bases, holes, through, met = columns
+    cases_by_id = service.cases
+    table = pd.DataFrame(
+        {
+            "replication": np.full(len(cases), service.replication, dtype=np.int64),
+            "case_id": np.array(cases, dtype=np.int64),
+            "referral_key": np.array([cases_by_id[c].key for c in cases], dtype=np.uint64),
+            "layer": pd.Categorical(layers, categories=list(LAYERS)),
+            "day": np.array(days, dtype=float),
+            "draw": np.array(draws, dtype=float),
+            "base_hole": np.array(bases, dtype=float),
+            "hole": np.array(holes, dtype=float),
+            "through": np.array(through, dtype=bool),
+        }
+    )
+    values = np.array(met, dtype=float).reshape(len(cases), len(CONDITIONS))
+    for i, condition in enumerate(CONDITIONS):
+        table[condition] = values[:, i]
+    return table
+
+
 def percentile_sorted(values: list[int], q: float) -> float:
     """numpy's default (linear) percentile of a sorted list, without numpy's per-call overhead."""
     position = q * (len(values) - 1)
@@ -346,6 +374,13 @@ def case_table(service: Service) -> pd.DataFrame:
             "social_workers": np.array([c.workers for c in cases], dtype=np.int64),
             "state": pd.Categorical([c.state for c in cases]),
             "outcome": [c.outcome for c in cases],
+            # Hidden risk and the layers of defence (model/defences.py).
+            "risky": np.array([c.risky for c in cases], dtype=bool),
+            "caught_at": pd.Categorical([c.caught_at for c in cases], categories=list(LAYERS)),
+            "missed_risk": np.array([c.missed for c in cases], dtype=bool),
+            "missed_day": np.array([c.missed_day for c in cases]),
+            "serious_incident": np.array([c.serious_incident for c in cases], dtype=bool),
+            "after_missed_risk": np.array([c.after_missed_risk for c in cases], dtype=bool),
         }
     )
 

@@ -95,6 +95,13 @@ REFERRAL_FIELDS = (
     "long_term_stay",
     "first_visit",
     "partner_information",
+    # Hidden risk and the layers of defence (model/defences.py); appended, so every draw above is unchanged.
+    "risk",
+    "front_door_check",
+    "waiting_check",
+    "assessment_check",
+    "oversight_check",
+    "serious_incident",
 )
 _MASK = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15  # SplitMix64's increment

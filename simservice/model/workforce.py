@@ -97,6 +97,7 @@ class Worker:
         self.held: dict[int, Case] = {}  # assessed children waiting for a long-term team
         self.stamp = 0  # bumped when the load or availability changes (the team's least-loaded order)
         self.unsupported = 0.0  # stress added by supervision missed last month
+        self.supervision_missed = 0.0  # the share of last month's supervision the worker did not get
         self.unpaid_share = 0.0  # extra hours worked, as a share of the day's hours (coping: unpaid hours)
         self.unpaid_hours = 0.0  # unpaid hours worked in the reported years
         self._unpaid_since = env.now
@@ -182,8 +183,9 @@ class Worker:
         self._book_unpaid()
         return self.unpaid_hours
 
-    def set_unsupported(self, stress: float) -> None:
-        """Last month's missed supervision adds this much to the stress the worker heads for."""
+    def supervised(self, missed: float, stress: float) -> None:
+        """Last month's supervision: the share missed, and the stress it adds to what the worker heads for."""
+        self.supervision_missed = missed
         if stress != self.unsupported:
             self.unsupported = stress
             self.feel()
@@ -213,6 +215,13 @@ class Worker:
         self.threshold = rules.burnout_threshold
         if self._unpaid is not None:
             self._unpaid_per_case = 1.0 / (rules.manageable_caseload * self.cap_share)
+
+    def new_to_the_job(self, agency_days: float) -> bool:
+        """In the first (ASYE) year after qualifying, or an agency worker in their first ``agency_days`` here."""
+        in_post = self.env.now - self.started
+        if self.contract == NEWLY_QUALIFIED:
+            return in_post < self.rules.newly_qualified_days
+        return self.contract == AGENCY and in_post < agency_days
 
     # -- the caseload (the pathway moves cases; the worker keeps their own list) ----------------------
     def take(self, case: Case) -> None:

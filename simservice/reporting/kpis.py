@@ -14,9 +14,22 @@ import numpy as np
 import pandas as pd
 
 from simservice.config import ASSESSMENT_LIMIT_DAYS, Config, RunConfig
+from simservice.model.defences import LAYERS
 from simservice.model.records import ReplicationResult
 from simservice.reporting.costs import COST_UNITS, cost_kpis
 from simservice.reporting.t_table import T_975
+
+#: The missed-risk KPIs, with their units.
+RISK_UNITS = {
+    "risky_referrals_pct": "% of referrals",
+    "missed_risks": "per year",
+    "missed_risks_per_1000": "per 1,000 assessments",
+    "missed_at_front_door_pct": "% of missed risks",
+    **{f"widened_{layer}_pct": "% of missed risks" for layer in LAYERS},
+    "rereferrals_after_missed_risk": "per year",
+    "serious_incidents": "per year (illustrative)",
+}
+
 
 #: Every KPI a run reports, in the order it reports them, with its unit.
 KPI_UNITS = {
@@ -65,6 +78,8 @@ KPI_UNITS = {
     "unpaid_hours": "hours per year",
     "rushed_assessments_pct": "% of assessments",
     "rushed_hours": "hours per year",
+    # Hidden risk and the layers of defence (model/defences.py).
+    **RISK_UNITS,
     # What it cost (reporting/costs.py): the budget a year, its lines, unit costs, and the hidden cost of unpaid hours.
     **COST_UNITS,
 }
@@ -120,6 +135,7 @@ def replication_kpis(result: ReplicationResult, run: RunConfig, config: Config |
         **workforce_kpis(result, run),
         "rereferral_pct": _pct(referred["rereferral_within_12_months"]),
         **coping_kpis(result, run),
+        **risk_kpis(result, run),
         **(cost_kpis(result, config) if config is not None else dict.fromkeys(COST_UNITS, math.nan)),
     }
 
@@ -155,6 +171,36 @@ def coping_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, float]:
         "unpaid_hours": totals["unpaid_hours"] / run.years,
         "rushed_assessments_pct": _pct(completed["rushed_hours"] > 0),
         "rushed_hours": completed["rushed_hours"].sum() / run.years,
+    }
+
+
+def reported_missed(cases: pd.DataFrame, start: float) -> pd.DataFrame:
+    """The missed risks of the reported years (the day the last layer let them through)."""
+    return cases[cases["missed_risk"] & (cases["missed_day"] >= start)]
+
+
+def risk_kpis(result: ReplicationResult, run: RunConfig) -> dict[str, float]:
+    """How many risks got through, where, and what followed, over the reported years."""
+    start = run.warmup_days
+    cases = result.cases
+    referred = cases[(cases["referred_day"] >= start) & ~cases["starting_state"]]
+    assessed = (cases["completed_day"] >= start).sum()
+    missed = reported_missed(cases, start)
+    passed = result.defences[result.defences["case_id"].isin(missed["case_id"])]
+    widened = passed[passed["draw"] >= passed["base_hole"]]
+    return {
+        "risky_referrals_pct": _pct(referred["risky"]),
+        "missed_risks": len(missed) / run.years,
+        "missed_risks_per_1000": 1000.0 * len(missed) / assessed if assessed else np.nan,
+        "missed_at_front_door_pct": _pct(missed["state"] == "closed_at_front_door"),
+        **{
+            f"widened_{layer}_pct": 100.0 * widened.loc[widened["layer"] == layer, "case_id"].nunique() / len(missed)
+            if len(missed)
+            else np.nan
+            for layer in LAYERS
+        },
+        "rereferrals_after_missed_risk": referred["after_missed_risk"].sum() / run.years,
+        "serious_incidents": missed["serious_incident"].sum() / run.years,
     }
 
 

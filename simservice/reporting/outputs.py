@@ -27,6 +27,7 @@ FILES = {
     "transfers.csv": "one row per case transfer: day, case, from and to worker, reason",
     "yearly.csv": "the measures DfE publishes, year by year of the reported run: mean and 95 % CI of replications",
     "teams.csv": "one row per team and replication: its unallocated work, caseload, assessments and supervision",
+    "defences.parquet": "one row per layer of defence a risky child met: day, draw, hole, got through, conditions",
     "events.parquet": "with run.event_log=true: one row per move of a case (day, case, from, to, worker, reason)",
     "unallocated.png": "unallocated cases over time, mean and spread across replications",
     "workforce.png": "workers in post by contract, empty posts, off sick and mean stress over time",
@@ -159,6 +160,7 @@ def write_outputs(results: Results, out_dir: Path, scenario: str | None = None) 
         yearly_table(results.cases, results.daily, results.staff, run, results.config.finance).to_csv(
             staging / "yearly.csv", index=False, float_format="%.6g"
         )
+        results.defences.to_parquet(staging / "defences.parquet", index=False)
         if results.events is not None:
             results.events.to_parquet(staging / "events.parquet", index=False)
         save_figure(figures.unallocated_over_time(results.daily, run, title), staging / "unallocated.png")

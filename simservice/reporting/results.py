@@ -42,5 +42,6 @@ class Results:
     staff: pd.DataFrame
     transfers: pd.DataFrame
     teams: pd.DataFrame
+    defences: pd.DataFrame  # every layer of defence a risky child met
     events: pd.DataFrame | None = None  # the event log, with run.event_log=true
     auto: AutoReplications | None = None  # how run.replications=auto chose the number (config.run has it)

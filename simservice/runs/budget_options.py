@@ -26,6 +26,7 @@ from simservice.config import (
     FinanceConfig,
     ManagersConfig,
     PolicyConfig,
+    RiskConfig,
     ServiceConfig,
     WorkforceConfig,
 )
@@ -39,7 +40,8 @@ BASE = "base"
 #: The groups an option's settings may change: the model's, and the rates of ``finance`` (not ``run``: pairing).
 OPTION_GROUPS = (*CHANGEABLE, "finance")
 _CLASSES = {"service": ServiceConfig, "demand": DemandConfig, "policy": PolicyConfig, "workforce": WorkforceConfig,
-            "managers": ManagersConfig, "coping": CopingConfig, "finance": FinanceConfig}  # fmt: skip
+            "managers": ManagersConfig, "coping": CopingConfig, "risk": RiskConfig,
+            "finance": FinanceConfig}  # fmt: skip
 assert set(_CLASSES) == set(OPTION_GROUPS)
 #: What an option may hold.
 OPTION_KEYS = ("description", "one_off_gbp", "settings", "changes")

@@ -93,6 +93,7 @@ def _gather(config: Config, outputs: list[Output], auto: AutoReplications | None
             [res.transfers.assign(replication=res.replication) for res, _ in outputs], ignore_index=True
         ),
         teams=pd.concat([res.teams for res, _ in outputs], ignore_index=True),
+        defences=pd.concat([res.defences for res, _ in outputs], ignore_index=True),
         events=pd.concat([res.events for res, _ in outputs], ignore_index=True) if config.run.event_log else None,
         auto=auto,
     )
