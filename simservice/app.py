@@ -148,10 +148,16 @@ def _keys(tree: dict, prefix: str = "") -> list[str]:
 
 
 def run_comparison(cfg: DictConfig, out: Path, overrides: Sequence[str] = ()) -> None:
-    """A base and other scenarios with common random numbers: paired differences, files and figures."""
+    """A base and other scenarios with common random numbers: paired differences, files and figures; with
+    ``handout=true``, the trainer's handout."""
     configs = scenario_configs(cfg, overrides)
     comparison = compare(configs)
     write_comparison(comparison, out)
+    if cfg.handout:
+        from simservice.reporting.handout import write_handout  # matplotlib only when a handout is drawn
+
+        page = write_handout(comparison.results, out, shlex.join(["simservice", *overrides]))
+        print(f"Handout: {page}")
     base = comparison.results[comparison.base]
     print(_heading(base.config))
     print(f"Scenarios: {', '.join(configs)} (base: {comparison.base})")

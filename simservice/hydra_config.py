@@ -30,6 +30,8 @@ class AppConfig(Config):
     scenarios: Dict[str, Any] = field(default_factory=dict)
     budget: Dict[str, Any] = field(default_factory=dict)
     search: Dict[str, Any] = field(default_factory=dict)
+    # After a comparison, the trainer's handout (reporting/handout.py): the first scenario good, the last bad.
+    handout: bool = False
     sweep_kpi: str = "unallocated_mean"
     cache_dir: Optional[str] = "multirun/.cache"
 

@@ -102,6 +102,8 @@ class MorningCount:
         self.daily = {name: np.zeros(days) for name in DAILY_COLUMNS}
         self.caseloads: list[tuple[int, int, float]] = []
         self.team_days: dict[int, list[float]] = {}  # team -> [days counted, sum of the team's mean caseload]
+        self.reported_from = service.config.run.warmup_days
+        self.by_worker: dict[int, list[float]] = {}  # worker -> [reported days in post, sum of caseloads, of stress]
 
     def morning(self, day: int) -> None:
         """The morning count: queues, caseloads, who is in post, off sick, and how stressed."""
@@ -125,10 +127,16 @@ class MorningCount:
         agency_worked = surge_worked = 0.0
         cases_held = 0
         in_post = service.workforce.staff_in_post()
+        reported = now >= self.reported_from
         for worker in in_post:
             load = len(worker.caseload) + len(worker.held)
             allocated += len(worker.caseload)
             worker_stress = worker.stress_now()
+            if reported:
+                days = self.by_worker.setdefault(worker.id, [0, 0.0, 0.0])
+                days[0] += 1
+                days[1] += load
+                days[2] += worker_stress
             stress += worker_stress
             heads[worker.contract] += 1
             fte_by[worker.contract] += worker.fte
@@ -385,7 +393,12 @@ def case_table(service: Service) -> pd.DataFrame:
     )
 
 
+def _per_day(sums: list[float] | None) -> tuple[float, float]:
+    return (sums[1] / sums[0], sums[2] / sums[0]) if sums and sums[0] else (math.nan, math.nan)
+
+
 def staff_table(service: Service) -> pd.DataFrame:
+    counted = service.count.by_worker
     left = {worker_id: (day, reason) for day, worker_id, _, _, reason in service.workforce.leavers}
     staff = service.workforce.staff
     return pd.DataFrame(
@@ -403,6 +416,10 @@ def staff_table(service: Service) -> pd.DataFrame:
             # An employee who joined during the run (not one of the starting staff): a hire, paid for once.
             "hired": [w.id >= service.workforce.starting_staff and w.contract != AGENCY for w in staff],
             "surge": [w.surge for w in staff],
+            # Over the reported working days in post: how many, and the mean caseload and stress (the loop's links).
+            "days_counted": [counted.get(w.id, (0, 0, 0))[0] for w in staff],
+            "caseload_mean": [_per_day(counted.get(w.id))[0] for w in staff],
+            "stress_mean": [_per_day(counted.get(w.id))[1] for w in staff],
         }
     )
 
