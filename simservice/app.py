@@ -153,15 +153,17 @@ def run_comparison(cfg: DictConfig, out: Path, overrides: Sequence[str] = ()) ->
     configs = scenario_configs(cfg, overrides)
     comparison = compare(configs)
     write_comparison(comparison, out)
-    if cfg.handout:
-        from simservice.reporting.handout import write_handout  # matplotlib only when a handout is drawn
-
-        page = write_handout(comparison.results, out, shlex.join(["simservice", *overrides]))
-        print(f"Handout: {page}")
     base = comparison.results[comparison.base]
     print(_heading(base.config))
     print(f"Scenarios: {', '.join(configs)} (base: {comparison.base})")
-    print(format_differences(comparison.differences))
+    if cfg.handout:  # a trainer reads the steps; every paired difference is in comparison.csv
+        from simservice.reporting.handout import format_steps, write_handout  # matplotlib only when drawn
+
+        page = write_handout(comparison.results, out, shlex.join(["simservice", *overrides]))
+        print(format_steps(comparison.results))
+        print(f"Handout: {page}")
+    else:
+        print(format_differences(comparison.differences))
     if base.auto is not None:
         print(base.auto.line() + " (every scenario)")
     print(f"Results in {out} (comparison.csv, compare_*.png, scenarios/<name>/)")

@@ -201,26 +201,43 @@ def stories_figure(pairs: list[tuple[Story, Story]], names: tuple[str, str], tit
     fig = Figure(layout="constrained", figsize=(10, 1.0 + 1.6 * max(1, len(pairs))))
     axes = np.atleast_1d(fig.subplots(max(1, len(pairs)), 1, squeeze=False)[:, 0])
     for ax, (bad, good) in zip(axes, pairs, strict=False):
-        for row, (story, label, colour) in enumerate(((good, names[1], "#3a7d44"), (bad, names[0], "#b23a48"))):
+        for row, (story, colour) in enumerate(((good, "#3a7d44"), (bad, "#b23a48"))):
             f, start = story.facts, story.facts["referred_day"]
             end = f["completed_day"] if not math.isnan(f["completed_day"]) else f["decided_day"]
             ax.plot([0, end - start], [row, row], color=colour, lw=3)
             for i, worker in enumerate(f["workers"]):
                 ax.plot(worker["day"] - start, row, "o", color=colour, ms=8)
+                above = i % 2 == 0  # alternate above and below, so workers days apart stay readable
                 ax.annotate(f"SW {i + 1}" + (" (agency)" if worker["contract"] == "agency" else ""),
-                            (worker["day"] - start, row), textcoords="offset points", xytext=(0, 8), fontsize=7,
-                            ha="center")  # fmt: skip
+                            (worker["day"] - start, row), textcoords="offset points", xytext=(0, 8 if above else -14),
+                            fontsize=7, ha="center")  # fmt: skip
             outcome = "missed" if f["missed"] else f"caught: {f['caught_at']}" if f["caught_at"] else ""
             ax.annotate(outcome, (end - start, row), textcoords="offset points", xytext=(6, -3), fontsize=8,
                         color=colour, fontweight="bold")  # fmt: skip
-            ax.text(-2, row, label.replace("_", " "), ha="right", va="center", fontsize=8)
         ax.set_ylim(-0.7, 1.7)
-        ax.set_yticks([])
-        ax.set_xlim(-20, None)
+        ax.set_yticks([0, 1], [names[1].replace("_", " "), names[0].replace("_", " ")])
+        ax.set_xlim(-2, None)
         ax.set_title(f"child referred on working day {bad.facts['referred_day']:.0f}", fontsize=9)
     axes[-1].set_xlabel("working days from referral (dots: a social worker takes the child on)")
     fig.suptitle(title, fontsize=11)
     return fig
+
+
+def format_steps(results: dict[str, Results]) -> str:
+    """The steps as a person reads them: missed risks with their intervals, and the conditions that made them."""
+    shown = {"caseload_mean": "caseload", "stress_mean": "stress", "turnover_pct": "turnover %",
+             "absence_pct": "sickness %", "supervision_given_pct": "supervision %"}  # fmt: skip
+    width = max(len(name) for name in results)
+    lines = [
+        f"{'step':<{width}}  {'missed risks per 1,000 [95 % CI]':>33}  " + "  ".join(f"{h:>13}" for h in shown.values())
+    ]
+    for name, result in results.items():
+        mean, low, high = mean_ci(result.kpis["missed_risks_per_1000"])
+        low = max(low, 0.0)
+        means = result.summary.set_index("kpi")["mean"]
+        interval = f"{format_number(mean)} [{format_number(low)}, {format_number(high)}]"
+        lines.append(f"{name:<{width}}  {interval:>33}  " + "  ".join(f"{format_number(means[k]):>13}" for k in shown))
+    return "\n".join(lines)
 
 
 def _image(path: Path) -> str:
