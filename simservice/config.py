@@ -557,6 +557,8 @@ class FinanceConfig(Checked):
     retention_payment_per_year: float = setting(0, _POUNDS, default=0.0)
     # Accommodation, IT, HR, finance and management above the team: a share of the staff costs.
     overhead_share: float = setting(0, 10)
+    # What one missed risk costs the council later (illustrative, reported apart from the budget).
+    missed_risk_cost: float = setting(0, _POUNDS, default=10780.0)
 
 
 @dataclass(frozen=True)

@@ -188,3 +188,15 @@ def test_a_negative_rate_is_refused_in_one_line(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "finance.agency_day_rate" in lines[0] and "-5" in lines[0], done.stderr
     assert not (tmp_path / "summary.csv").exists()
+
+
+def test_missed_risks_are_priced_apart_from_the_budget(busy):
+    """Each missed risk of the reported years at finance.missed_risk_cost, and the budget does not move with it."""
+    config = busy.config
+    dear = dataclasses.replace(config, finance=dataclasses.replace(config.finance, missed_risk_cost=50_000.0))
+    for r, (a, b) in enumerate(zip(_costs(busy, config), _costs(busy, dear), strict=True)):
+        cases = busy.cases[busy.cases.replication == r]
+        missed = (cases.missed_risk & (cases.missed_day >= config.run.warmup_days)).sum()
+        assert missed > 0
+        assert b["downstream_cost_missed_risks_gbp"] == pytest.approx(missed / config.run.years * 50_000.0)
+        assert b["cost_total_gbp"] == a["cost_total_gbp"]

@@ -20,7 +20,8 @@ Every line counts what happened, not what was planned, from the morning counts
 
 The budget (``cost_total_gbp``) is their sum. Unpaid hours are a hidden cost, reported
 apart: the hours valued at a permanent worker's hourly rate, salary x (1 + on-costs) /
-(working days a year x hours a day).
+(working days a year x hours a day). So is what missed risks cost the council later
+(illustrative): each one at ``finance.missed_risk_cost``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ COST_UNITS = {
     "cost_per_assessment_gbp": "£",
     "cost_per_referral_gbp": "£",
     "hidden_cost_unpaid_hours_gbp": "£ a year",
+    "downstream_cost_missed_risks_gbp": "£ a year (illustrative)",
 }
 
 
@@ -95,10 +97,12 @@ def cost_kpis(result: ReplicationResult, config: Config) -> dict[str, float]:
     cases = result.cases
     assessments = (cases["completed_day"] >= start).sum() / run.years
     referrals = ((cases["referred_day"] >= start) & ~cases["starting_state"]).sum() / run.years
+    missed = (cases["missed_risk"] & (cases["missed_day"] >= start)).sum()
     return {
         "cost_total_gbp": total,
         **{f"cost_{line}_gbp": cost for line, cost in lines.items()},
         "cost_per_assessment_gbp": total / assessments if assessments else math.nan,
         "cost_per_referral_gbp": total / referrals if referrals else math.nan,
         "hidden_cost_unpaid_hours_gbp": result.totals["unpaid_hours"] / run.years * hourly_rate(config),
+        "downstream_cost_missed_risks_gbp": missed / run.years * config.finance.missed_risk_cost,
     }

@@ -63,6 +63,9 @@ MEASURES = {
             "caseload_dfe",
             "turnover_pct",
             "agency_pct",
+            "missed_risks_per_1000",
+            "serious_incidents",
+            "downstream_cost_missed_risks_gbp",
         )
     },
 }
@@ -77,6 +80,9 @@ LABELS = {
     "caseload_dfe": "caseload per case-holding FTE (DfE)",
     "turnover_pct": "turnover",
     "agency_pct": "agency workers",
+    "missed_risks_per_1000": "missed risks per 1,000 assessments",
+    "serious_incidents": "serious incidents a year (illustrative)",
+    "downstream_cost_missed_risks_gbp": "later cost of missed risks (illustrative)",
 }
 #: The files a budget comparison adds to the run's folder; budget.csv lands last.
 FILES = ("budget.xlsx", "budget.png", "budget.csv")
@@ -309,6 +315,7 @@ def format_budget(table: pd.DataFrame) -> str:
         "caseload_mean": ("caseload", 1),
         "turnover_pct": ("turnover %", 1),
         "agency_pct": ("agency %", 1),
+        "missed_risks_per_1000": ("missed/1,000", 1),
     }
     width = max(len(str(o)) for o in table["option"])
     head = f"{'option':<{width}}" + "".join(f"  {label:>26}" for label, _ in shown.values())
