@@ -7,6 +7,9 @@ command in a process of its own, kept in a temporary cache folder.
 from __future__ import annotations
 
 import io
+import os
+import socket
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -17,7 +20,7 @@ from commands import simservice
 from streamlit.testing.v1 import AppTest
 
 from simservice.reporting.outputs import format_number
-from simservice.web import commands, jobs, views
+from simservice.web import commands, jobs, serve, views
 
 HOME = str(Path(jobs.__file__).with_name("home.py"))
 PLANNER = "from simservice.web.views import planner\nplanner.render()"
@@ -300,3 +303,99 @@ def test_a_council_s_name_is_quoted_where_the_command_line_needs_it():
     hull = commands.council_args("Kingston upon Hull, City of", 2019)
     assert hull[0] == "la.name='Kingston upon Hull, City of'"
     assert commands.check(hull) is None
+
+
+class _Finished:
+    """A command that has printed ``stderr`` and ended with ``code``, as ``subprocess.Popen`` shows it."""
+
+    def __init__(self, stderr: bytes, code: int):
+        self.stderr, self.code = io.BytesIO(stderr), code
+
+    def wait(self) -> int:
+        return self.code
+
+
+def _followed(cache: Path, stderr: bytes, code: int, last_file: str | None) -> jobs.Job:
+    command = commands.Command(("run.replications=2",), ("base", "yours"), 2, "comparison.csv")
+    staging, printed = cache / ".running-k-1", cache / ".running-k-1.txt"
+    staging.mkdir(parents=True)
+    printed.write_text("the KPI table\n")
+    if last_file:
+        (staging / last_file).write_text("done\n")
+    job = jobs.Job(command, "k", cache / "k")
+    jobs._follow(job, _Finished(stderr, code), staging, printed)
+    assert not staging.exists() and not printed.exists()
+    return job
+
+
+def test_progress_is_read_from_the_command_s_bars(cache):
+    bars = (
+        b"\rbase:   0%|          | 0/2 [00:00<?, ?rep/s]\rbase:  50%|\xe2\x96\x88\xe2\x96\x88     | 1/2 [00:01<00:01]"
+        b"\r          \r\ryours:   0%|          | 0/2 [00:00<?, ?rep/s]\ryours:  50%|\xe2\x96\x88     | 1/2 [00:01]\r"
+    )
+    job = _followed(cache, bars, 0, "comparison.csv")
+    assert (job.finished, job.scenario, job.replications_done) == (["base"], "yours", 1)
+    assert job.fraction() == 0.75 and job.done
+    assert (job.folder / "terminal.txt").read_text() == "the KPI table\n"
+    assert (job.folder / "command.txt").read_text() == "simservice run.replications=2\n"
+
+
+def test_a_command_that_fails_leaves_its_one_line_and_no_files(cache):
+    job = _followed(cache, b"simservice: error: run.years=0: must be a number above 0 and at most 50\n", 2, None)
+    assert job.state == "failed" and job.error == "run.years=0: must be a number above 0 and at most 50"
+    assert not job.folder.exists()
+    crashed = _followed(cache, b"Traceback (most recent call last):\n  ...\nMemoryError: out of memory\n", 1, None)
+    assert crashed.error == "MemoryError: out of memory"  # the last line, never the stack
+
+
+def test_the_cache_keeps_the_runs_used_last_and_drops_abandoned_ones(cache):
+    for age, name in enumerate(["new", "middle", "old"]):
+        (cache / name).mkdir(parents=True)
+        stamp = time.time() - 100 * age
+        os.utime(cache / name, (stamp, stamp))
+    jobs.prune(keep=2)
+    assert sorted(p.name for p in cache.iterdir()) == ["middle", "new"]
+    (cache / f".running-k-{os.getpid()}").mkdir()
+    (cache / ".running-k-999999999").mkdir()  # a page that no longer runs
+    (cache / ".running-k-999999999.txt").write_text("")
+    jobs._remove_abandoned(cache)
+    assert sorted(p.name for p in cache.iterdir()) == [f".running-k-{os.getpid()}", "middle", "new"]
+
+
+def test_a_key_is_the_exact_command():
+    one = commands.Command(("service.teams=3",), ("replications",), 2, "summary.csv")
+    assert jobs.key_of(one) == jobs.key_of(commands.Command(("service.teams=3",), ("replications",), 2, "summary.csv"))
+    assert jobs.key_of(one) != jobs.key_of(commands.Command(("service.teams=4",), ("replications",), 2, "summary.csv"))
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_simservice_app_refuses_a_port_that_is_no_port_in_one_line(port, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        serve.main(["--port", port])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"simservice-app: error: --port {port}: must be a port from 1 to 65535\n"
+
+
+def test_simservice_app_refuses_a_port_in_use_in_one_line(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_:
+            serve.main(["--port", str(port)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"simservice-app: error: --port {port}: cannot serve on 127.0.0.1:{port}")
+        and err.count("\n") == 1
+    )
+
+
+def test_simservice_app_without_streamlit_says_how_to_install_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "streamlit.web", None)  # as if the app extra were not installed
+    with pytest.raises(SystemExit) as exit_:
+        serve.main([])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith(
+        "simservice-app: error: the page needs Streamlit: pip install -e '.[app]'"
+    )

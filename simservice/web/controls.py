@@ -143,8 +143,8 @@ def _ends(table: pd.DataFrame) -> zip:
 
 def downloads(job: jobs.Job, *extra: tuple[str, str, str]) -> None:
     """The run's files as a zip (and ``extra`` files of it: label, file name, MIME type), and its commands."""
-    columns = st.columns(1 + len(extra))
-    columns[0].download_button(
+    buttons = st.container(horizontal=True)
+    buttons.download_button(
         "Download the run's files (zip)",
         data=lambda: jobs.zip_of(job.folder),
         file_name=f"simservice-{job.key}.zip",
@@ -153,8 +153,8 @@ def downloads(job: jobs.Job, *extra: tuple[str, str, str]) -> None:
         icon=":material/download:",
         key=f"download.{job.key}",
     )
-    for column, (label, name, mime) in zip(columns[1:], extra, strict=True):
-        column.download_button(
+    for label, name, mime in extra:
+        buttons.download_button(
             label, data=(job.folder / name).read_bytes(), file_name=name, mime=mime, on_click="ignore",
             icon=":material/download:", key=f"download.{job.key}.{name}",
         )  # fmt: skip

@@ -35,6 +35,10 @@ def _arguments() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     """Check the port is free, then hand over to Streamlit, which serves until Ctrl-C."""
     args = _arguments().parse_args(argv)
+    try:
+        from streamlit.web import cli as streamlit
+    except ImportError:
+        _fail("the page needs Streamlit: pip install -e '.[app]' in a clone (or pip install 'simservice[app]')")
     if not 1 <= args.port <= 65535:
         _fail(f"--port {args.port}: must be a port from 1 to 65535")
     with socket.socket() as probe:
@@ -45,8 +49,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.cache_dir:
         os.environ[CACHE_ENV] = str(Path(args.cache_dir).expanduser().resolve())
     print(f"simservice-app: the page is at http://{HOST}:{args.port} (Ctrl-C stops it)", flush=True)
-    from streamlit.web import cli as streamlit
-
     sys.argv = ["streamlit", "run", str(HOME), f"--server.address={HOST}", f"--server.port={args.port}",
                 "--server.headless=true", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
                 "--server.runOnSave=false", "--client.toolbarMode=viewer", "--theme.base=light"]  # fmt: skip

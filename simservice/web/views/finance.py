@@ -84,7 +84,8 @@ def _results(job: jobs.Job) -> None:
     table = pd.read_csv(job.folder / "budget.csv")
     st.header("Results")
     controls.how_it_ran(job)
-    st.image(str(job.folder / "budget.png"), caption="Each option's cost and 45-day performance against the base")
+    st.image(str(job.folder / "budget.png"), caption="Each option's cost and 45-day performance against the base",
+             width=800)  # fmt: skip
     st.subheader("Each option: mean, and its difference from the base [95 % paired interval]")
     st.dataframe(budget_view(table), hide_index=True)
     controls.downloads(job, ("Download the workbook (budget.xlsx)", "budget.xlsx", XLSX))
