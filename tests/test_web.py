@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import socket
 import sys
 import time
@@ -303,6 +304,9 @@ def test_a_council_s_name_is_quoted_where_the_command_line_needs_it():
     hull = commands.council_args("Kingston upon Hull, City of", 2019)
     assert hull[0] == "la.name='Kingston upon Hull, City of'"
     assert commands.check(hull) is None
+    shown = commands.planner_command(hull, [], 5).text()
+    assert shown == "simservice \"la.name='Kingston upon Hull, City of'\" la.year=2019 run.jobs=-1"
+    assert shlex.split(shown)[1:] == [*hull, "run.jobs=-1"]
 
 
 class _Finished:

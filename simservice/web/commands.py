@@ -45,10 +45,10 @@ class Command:
 
     def text(self) -> str:
         """The command as a user types it in a shell."""
-        return shlex.join([PROGRAM, *self.args])
+        return _shell([PROGRAM, *self.args])
 
     def alone_text(self) -> str:
-        return shlex.join([PROGRAM, *self.alone]) if self.alone else ""
+        return _shell([PROGRAM, *self.alone]) if self.alone else ""
 
 
 def check(args: Sequence[str]) -> str | None:
@@ -228,6 +228,17 @@ def budget_options() -> tuple[BudgetOption, ...]:
         if "defaults" not in body:
             options += read_options(body)
     return tuple(options)
+
+
+def _shell(words: Sequence[str]) -> str:
+    """Words as a shell reads them: ``'...'`` where needed, ``"..."`` around a quoted value such as a council's name."""
+    quoted_words = []
+    for word in words:
+        plain = shlex.quote(word)
+        if "'" in word and not re.search(r'["$`\\!]', word):
+            plain = f'"{word}"'
+        quoted_words.append(plain)
+    return " ".join(quoted_words)
 
 
 def _value(text: str) -> str:
