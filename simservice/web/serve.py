@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     if not 1 <= args.port <= 65535:
         _fail(f"--port {args.port}: must be a port from 1 to 65535")
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: a restart may follow a stop
         try:
             probe.bind((HOST, args.port))
         except OSError as error:
