@@ -160,7 +160,8 @@ def test_a_planner_run_shows_kpis_figures_the_comparison_files_and_commands(cach
     assert f"simservice-{job.key}/scenarios/yours/summary.csv" in names
     assert f"simservice-{job.key}/command.txt" in names
 
-    # Another session with the same settings reads the run back at once, and runs nothing.
+    # After a restart of the page, a session with the same settings reads the run back at once, and runs nothing.
+    jobs._jobs.clear()
     again = tiny(page(PLANNER), "planner")
     again.slider(key="planner.teams").set_value(3).run()
     again.button(key="planner.run").click().run()

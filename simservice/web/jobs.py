@@ -113,7 +113,7 @@ def start(command: Command) -> Job:
     folder = cache_dir() / key
     with _lock:
         job = _jobs.get(key)
-        if job is not None and job.running:
+        if job is not None and (job.running or job.done):
             return job
         if (folder / command.last_file).is_file():
             os.utime(folder)  # recently used: kept longest
