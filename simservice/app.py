@@ -291,7 +291,7 @@ def plan(
         raise Refused(error_text(error)) from error
     if problem:
         raise Refused(problem)
-    search = [f"hydra.searchpath=[{_quoted('file://' + str(Path(config_dir).resolve()))}]"] if config_dir else []
+    search = [f"hydra.searchpath=[{quoted('file://' + str(Path(config_dir).resolve()))}]"] if config_dir else []
     jobs, processes, disk, cache = 1, 1, 0.0, None
     for number, case in enumerate(cases):
         _truth_only(case)
@@ -398,7 +398,7 @@ def _folder_override(overrides: Sequence[str], key: str) -> Path | None:
     return named
 
 
-def _quoted(path: Path | str) -> str:
+def quoted(path: Path | str) -> str:
     """A path as a Hydra override value, whatever characters it holds."""
     return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'").replace("${", "\\${") + "'"
 
@@ -431,7 +431,7 @@ def own_folder(overrides: list[str], multirun: bool, command: str, needed: float
     stamp = datetime.now()
     base = Path("multirun" if multirun else "outputs") / f"{stamp:%Y-%m-%d}" / f"{stamp:%H-%M-%S}"
     folder = claim_new(base, command)
-    return [*overrides, f"{key}={_quoted(folder)}"], folder
+    return [*overrides, f"{key}={quoted(folder)}"], folder
 
 
 def cli(argv: Sequence[str] | None = None) -> None:

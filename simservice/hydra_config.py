@@ -112,7 +112,8 @@ SIZE = {"service.teams", "service.workers_per_team"}
 def with_council(cfg: DictConfig, overrides: Sequence[str] = ()) -> DictConfig:
     """The composed config with the council preset's settings (``la.name``), except those the user named.
 
-    The preset sits above the defaults and an experiment file, below the command line.
+    The preset sits above the defaults and an experiment file, below the command line. A group the user
+    chose (``coping=off``, ``workforce=fixed``) names every setting of it: the file chosen is kept whole.
     """
     council = cfg.get("la")
     if council is None or council.get("name") is None:
@@ -123,7 +124,7 @@ def with_council(cfg: DictConfig, overrides: Sequence[str] = ()) -> DictConfig:
         named.add("service.team_posts")
     cfg = cfg.copy()
     for key, value in preset(checked.name, checked.year).items():
-        if key not in named:
+        if key not in named and key.partition(".")[0] not in named:
             OmegaConf.update(cfg, key, value, merge=False)
     return cfg
 

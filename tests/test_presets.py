@@ -45,6 +45,16 @@ def test_the_command_line_wins_over_the_preset():
     assert config.service.team_posts is None
 
 
+def test_a_group_chosen_on_the_command_line_is_kept_whole_over_the_preset():
+    # Southampton's preset turns the agency surge on; coping=off asks for every coping response off.
+    assert load_config(["la.name=Southampton"]).coping.agency_surge
+    off = load_config(["la.name=Southampton", "coping=off"]).coping
+    assert not (off.agency_surge or off.thresholds_rise or off.caseload_creep or off.unpaid_hours)
+    fixed = load_config(["la.name=Southampton", "workforce=fixed"])
+    assert fixed.workforce == load_config(["workforce=fixed"]).workforce
+    assert fixed.demand.referrals_per_year == 2598  # the rest of the preset still applies
+
+
 def test_an_unknown_council_lists_the_closest_names():
     with pytest.raises(ConfigError, match="la.name='Southamton'.*closest: Southampton"):
         load_config(["la.name=Southamton"])

@@ -43,7 +43,7 @@ def sha256(path: Path) -> str:
 
 
 @cache
-def _code_fingerprint() -> str:
+def code_fingerprint() -> str:
     """A hash of the model's source and the libraries that draw its numbers (read once a process)."""
     import numpy
     import simpy
@@ -73,7 +73,7 @@ def job_key(config: Config) -> str:
     chose: a job asked for 17 replications and an auto job that settled on 17 are different jobs.
     """
     config = dataclasses.replace(config, run=dataclasses.replace(config.run, jobs=1, progress=False))
-    text = OmegaConf.to_yaml(OmegaConf.structured(config), sort_keys=True) + _code_fingerprint()
+    text = OmegaConf.to_yaml(OmegaConf.structured(config), sort_keys=True) + code_fingerprint()
     for path in config.input_files():
         text += f"\n{path}: {sha256(Path(path))}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]

@@ -1,0 +1,406 @@
+"""The web page through Streamlit's AppTest: every control, a run of each page, the cache, and bad input's one line.
+
+The runs are tiny (2 replications of a year after half a year's warm-up); each is a real ``simservice``
+command in a process of its own, kept in a temporary cache folder.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import socket
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from commands import simservice
+from streamlit.testing.v1 import AppTest
+
+from simservice.reporting.outputs import format_number
+from simservice.web import commands, jobs, serve, views
+
+HOME = str(Path(jobs.__file__).with_name("home.py"))
+PLANNER = "from simservice.web.views import planner\nplanner.render()"
+FINANCE = "from simservice.web.views import finance\nfinance.render()"
+#: Controls a test touches, by kind: a control added to a page without a test fails ``test_every_control...``.
+KINDS = ("slider", "select_slider", "toggle", "selectbox", "multiselect", "number_input", "text_input", "button")
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    """Each test keeps its runs in a folder of its own and starts with no runs known."""
+    monkeypatch.setenv(jobs.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(jobs, "_jobs", {})
+    return tmp_path / "cache"
+
+
+def page(script: str) -> AppTest:
+    return AppTest.from_string(script, default_timeout=60).run()
+
+
+def tiny(at: AppTest, page_name: str) -> AppTest:
+    """The quickest run: 2 replications of a year after half a year's warm-up."""
+    at.slider(key=f"{page_name}.replications").set_value(2)
+    at.slider(key=f"{page_name}.years").set_value(1)
+    at.select_slider(key=f"{page_name}.warmup").set_value(0.5)
+    return at.run()
+
+
+def shown_command(at: AppTest) -> str:
+    return at.code[0].value
+
+
+def finish(at: AppTest, timeout: float = 120) -> AppTest:
+    """Redraw the page as the browser would until the run has its results or its error."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(h.value == "Results" for h in at.header) or at.error:
+            return at
+        time.sleep(0.3)
+        at.run()
+    raise AssertionError("the run did not finish")
+
+
+def keys(at: AppTest) -> set[str]:
+    return {widget.key for kind in KINDS for widget in getattr(at, kind)}
+
+
+def test_each_view_module_is_a_page_and_the_first_opens():
+    assert [view.TITLE for view in views.pages()] == ["Planner", "Finance"]
+    at = AppTest.from_file(HOME, default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value == "Plan a scenario"
+
+
+def test_every_planner_control_changes_the_command():
+    at = page(PLANNER)
+    assert not at.exception
+    assert shown_command(at) == "simservice run.replications=5 run.jobs=-1"  # the default: nothing to compare
+    touched = set()
+
+    def set_(kind: str, key: str, value) -> None:
+        getattr(at, kind)(key=key).set_value(value)
+        touched.add(key)
+        at.run()
+
+    set_("slider", "planner.teams", 3)
+    set_("slider", "planner.workers_per_team", 5)
+    set_("number_input", "planner.referrals_per_year", 3100)
+    set_("slider", "planner.caseload_cap", 15)
+    set_("slider", "planner.agency_max_percent", 10)
+    set_("toggle", "planner.coping", False)
+    set_("slider", "planner.replications", 3)
+    set_("slider", "planner.years", 2)
+    set_("select_slider", "planner.warmup", 0.5)
+    shown = shown_command(at)
+    assert shown.startswith("simservice run.replications=3 run.years=2 run.warmup_years=0.5 'scenarios={base:{},")
+    assert "yours:{service:{teams:3,workers_per_team:5},policy:{caseload_cap:15}," in shown
+    assert "demand:{referrals_per_year:3100},workforce:{agency_max_share:0.1}," in shown
+    assert "coping:{thresholds_rise:false,caseload_creep:false,agency_surge:false," in shown
+
+    set_("toggle", "planner.capped", False)
+    set_("toggle", "planner.agency_allowed", False)
+    assert "policy:{caseload_cap:null}" in shown_command(at)
+    assert "workforce:{agency_allowed:false}" in shown_command(at)
+
+    set_("number_input", "planner.change_month", 6)
+    set_("text_input", "planner.change_setting", "service.teams")
+    set_("text_input", "planner.change_value", "2")
+    at.button(key="planner.add_change").click().run()
+    touched.add("planner.add_change")
+    assert "changes:[{month:6,setting:service.teams,value:2}]" in shown_command(at)
+    at.button(key="planner.clear_changes").click().run()
+    touched.add("planner.clear_changes")
+    assert "changes" not in shown_command(at)
+
+    # Another council: every setting starts again at its values, and the command names it.
+    set_("selectbox", "planner.year", 2018)
+    set_("selectbox", "planner.council", "Isle of Wight")
+    assert at.slider(key="planner.teams").value == commands.base_config("Isle of Wight", 2018).service.teams
+    assert at.toggle(key="planner.capped").value and at.toggle(key="planner.coping").value
+    assert shown_command(at).startswith("simservice 'la.name=Isle of Wight' la.year=2018 run.replications=3")
+    assert keys(at) - touched == {"planner.run"}  # the run button: test_a_planner_run...
+
+
+def test_a_planner_run_shows_kpis_figures_the_comparison_files_and_commands(cache, monkeypatch):
+    started = []
+    popen = jobs.subprocess.Popen
+    monkeypatch.setattr(jobs.subprocess, "Popen", lambda *a, **k: started.append(a) or popen(*a, **k))
+    at = tiny(page(PLANNER), "planner")
+    at.slider(key="planner.teams").set_value(3).run()
+    at.button(key="planner.run").click().run()
+    assert at.button(key="planner.run").disabled  # no second click while it runs
+    # Another session asking for the same settings meanwhile follows the same run.
+    meanwhile = tiny(page(PLANNER), "planner")
+    meanwhile.slider(key="planner.teams").set_value(3).run()
+    meanwhile.button(key="planner.run").click().run()
+    finish(at)
+    finish(meanwhile)
+    assert len(started) == 1 and not at.exception and not at.error
+    assert meanwhile.session_state["planner.job"] == at.session_state["planner.job"]
+
+    job = jobs.get(at.session_state["planner.job"])
+    yours = pd.read_csv(job.folder / "scenarios" / "yours" / "summary.csv").set_index("kpi")
+    assert at.metric[0].label == "Children waiting unallocated"
+    assert at.metric[0].value == format_number(yours.loc["unallocated_mean", "mean"])
+    assert "against the base" in at.metric[0].delta
+    kpis, differences = at.dataframe
+    assert list(kpis.value.columns) == ["KPI", "mean", "95 % CI", "unit"] and len(kpis.value) == len(yours)
+    assert set(differences.value["KPI"]) == set(yours.index)
+    assert len(at.get("image")) == 3  # unallocated.png, coping.png, compare_unallocated.png
+    shown = [code.value for code in at.code]
+    assert shown[1] == job.command.text()
+    assert shown[2] == "simservice run.replications=2 run.years=1 run.warmup_years=0.5 service.teams=3 run.jobs=-1"
+    assert at.get("download_button")[0].label == "Download the run's files (zip)"
+    names = zipfile.ZipFile(io.BytesIO(jobs.zip_of(job.folder))).namelist()
+    assert f"simservice-{job.key}/scenarios/yours/summary.csv" in names
+    assert f"simservice-{job.key}/command.txt" in names
+
+    # After a restart of the page, a session with the same settings reads the run back at once, and runs nothing.
+    jobs._jobs.clear()
+    again = tiny(page(PLANNER), "planner")
+    again.slider(key="planner.teams").set_value(3).run()
+    again.button(key="planner.run").click().run()
+    assert any(h.value == "Results" for h in again.header) and len(started) == 1
+    assert any("read back from the cache" in caption.value for caption in again.caption)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("service.foo", "3"), ("policy.caseload_cap", "0")], ids=["unknown", "out_of_range"]
+)
+def test_a_bad_dated_change_gets_the_command_line_s_one_line(tmp_path, setting, value):
+    at = page(PLANNER)
+    at.number_input(key="planner.change_month").set_value(3)
+    at.text_input(key="planner.change_setting").set_value(setting)
+    at.text_input(key="planner.change_value").set_value(value)
+    at.run().button(key="planner.add_change").click().run()
+    cli = simservice(f"changes=[{{month:3,setting:{setting},value:{value}}}]", cwd=tmp_path)
+    assert cli.returncode == 2
+    assert [e.value for e in at.error] == [cli.stderr.strip().removeprefix("simservice: error: ")]
+    assert not at.exception and "changes" not in shown_command(at)
+
+
+def test_a_change_that_a_shorter_run_leaves_out_is_refused_when_run(tmp_path):
+    at = page(PLANNER)
+    at.text_input(key="planner.change_setting").set_value("service.teams")
+    at.text_input(key="planner.change_value").set_value("3")
+    at.run().button(key="planner.add_change").click().run()  # month 12 of 5 years: fine
+    at.slider(key="planner.years").set_value(1).run()
+    at.button(key="planner.run").click().run()
+    cli = simservice("run.years=1", "changes=[{month:12,setting:service.teams,value:3}]", cwd=tmp_path)
+    assert [e.value for e in at.error] == [cli.stderr.strip().removeprefix("simservice: error: ")]
+    assert "changes[0].month=12" in at.error[0].value and at.session_state["planner.job"] is None
+
+
+def test_every_finance_control_changes_the_command():
+    at = page(FINANCE)
+    assert not at.exception
+    at.button(key="finance.run").click().run()
+    assert at.error[0].value.startswith("Choose a budget option")
+    shipped = [option.name for option in commands.budget_options()]
+    assert {"cut_team", "add_team", "agency_cap_10", "retention_payment", "welcome_payment", "raise_cap"} <= set(
+        shipped
+    )
+    at.multiselect(key="finance.options").set_value(["raise_cap", "agency_cap_10"]).run()
+    assert "budget=[raise_cap,agency_cap_10]" in shown_command(at)
+    at.toggle(key="finance.own").set_value(True).run()
+    at.text_input(key="finance.own_name").set_value("bonus")
+    at.number_input(key="finance.own_cost").set_value(50000)
+    at.text_input(key="finance.own_setting0").set_value("finance.retention_payment_per_year")
+    at.text_input(key="finance.own_value0").set_value("1000")
+    at.text_input(key="finance.own_setting1").set_value("workforce.leaving_per_year_permanent")
+    at.text_input(key="finance.own_value1").set_value("0.12")
+    at.text_input(key="finance.own_setting2").set_value("policy.caseload_cap")
+    at.text_input(key="finance.own_value2").set_value("20")
+    at.slider(key="finance.replications").set_value(4)
+    at.slider(key="finance.years").set_value(3)
+    at.select_slider(key="finance.warmup").set_value(1.5)
+    at.selectbox(key="finance.year").set_value(2020)
+    at.selectbox(key="finance.council").set_value("Portsmouth")
+    at.run()
+    assert shown_command(at) == (
+        "simservice la.name=Portsmouth la.year=2020 run.replications=4 run.years=3 run.warmup_years=1.5"
+        " 'budget=[raise_cap,agency_cap_10]' 'budget.bonus={one_off_gbp:50000,settings:{finance.retention_payment_"
+        "per_year:1000,workforce.leaving_per_year_permanent:0.12,policy.caseload_cap:20}}' run.jobs=-1"
+    )
+    assert keys(at) == {
+        "finance.year", "finance.council", "finance.options", "finance.own", "finance.own_name", "finance.own_cost",
+        *(f"finance.own_{what}{row}" for what in ("setting", "value") for row in range(3)),
+        "finance.replications", "finance.years", "finance.warmup", "finance.run",
+    }  # fmt: skip
+
+
+def test_a_bad_own_option_gets_the_command_line_s_one_line(tmp_path):
+    at = page(FINANCE)
+    at.toggle(key="finance.own").set_value(True).run()
+    at.text_input(key="finance.own_setting0").set_value("policy.caseload_cap")
+    at.text_input(key="finance.own_value0").set_value("0")
+    at.run().button(key="finance.run").click().run()
+    cli = simservice("budget.mine={one_off_gbp:0,settings:{policy.caseload_cap:0}}", cwd=tmp_path)
+    assert cli.returncode == 2
+    assert [e.value for e in at.error] == [cli.stderr.strip().removeprefix("simservice: error: ")]
+
+
+def test_a_finance_run_shows_the_plane_the_table_and_the_workbook():
+    at = tiny(page(FINANCE), "finance")
+    at.multiselect(key="finance.options").set_value(["raise_cap"])
+    at.toggle(key="finance.own").set_value(True).run()
+    at.number_input(key="finance.own_cost").set_value(20000)
+    at.text_input(key="finance.own_setting0").set_value("finance.retention_payment_per_year")
+    at.text_input(key="finance.own_value0").set_value("1000")
+    at.run().button(key="finance.run").click().run()
+    finish(at)
+    assert not at.exception and not at.error
+    job = jobs.get(at.session_state["finance.job"])
+    table = pd.read_csv(job.folder / "budget.csv")
+    view = at.dataframe[0].value
+    assert list(view["option"]) == ["base", "raise_cap", "mine"] == list(table["option"].unique())
+    yearly = table[(table.option == "mine") & (table.measure == "yearly_cost_gbp")].iloc[0]
+    assert view.loc[2, "yearly cost (£k a year)"] == format_number(yearly["mean"] / 1e3)
+    assert len(at.get("image")) == 1  # budget.png
+    buttons = [button.label for button in at.get("download_button")]
+    assert buttons == ["Download the run's files (zip)", "Download the workbook (budget.xlsx)"]
+    assert set(pd.read_excel(job.folder / "budget.xlsx", sheet_name=None)) == {
+        "summary",
+        "differences",
+        "options",
+        "notes",
+    }
+
+
+def test_only_the_settings_that_differ_from_the_base_are_named():
+    base = commands.Settings.of(commands.base_config(None, 2019))
+    assert commands.setting_args(base, base) == []
+    mine = commands.Settings(3, 5, None, 3100, False, 10, False)
+    assert commands.setting_args(mine, base) == [
+        "service.teams=3",
+        "service.workers_per_team=5",
+        "policy.caseload_cap=null",
+        "demand.referrals_per_year=3100",
+        "workforce.agency_allowed=false",
+        "coping=off",
+    ]
+    command = commands.planner_command(["run.replications=2"], commands.setting_args(mine, base), 2)
+    assert command.alone_text() == (
+        "simservice run.replications=2 service.teams=3 service.workers_per_team=5 policy.caseload_cap=null"
+        " demand.referrals_per_year=3100 workforce.agency_allowed=false coping=off run.jobs=-1"
+    )
+    # The comparison's scenario is the same scenario as the command alone.
+    assert commands.check(command.args) is None
+    from simservice.app import scenario_configs
+    from simservice.hydra_config import compose, load_config
+
+    with commands._HYDRA:
+        composed = scenario_configs(compose(list(command.args)), list(command.args))
+        assert composed["yours"] == load_config(list(command.alone))
+        assert composed["base"] == load_config(["run.replications=2", "run.jobs=-1"])
+
+
+def test_a_council_s_name_is_quoted_where_the_command_line_needs_it():
+    assert commands.council_args("Isle of Wight", 2019) == ["la.name=Isle of Wight", "la.year=2019"]
+    hull = commands.council_args("Kingston upon Hull, City of", 2019)
+    assert hull[0] == "la.name='Kingston upon Hull, City of'"
+    assert commands.check(hull) is None
+    shown = commands.planner_command(hull, [], 5).text()
+    assert shown == "simservice \"la.name='Kingston upon Hull, City of'\" la.year=2019 run.jobs=-1"
+    assert shlex.split(shown)[1:] == [*hull, "run.jobs=-1"]
+
+
+class _Finished:
+    """A command that has printed ``stderr`` and ended with ``code``, as ``subprocess.Popen`` shows it."""
+
+    def __init__(self, stderr: bytes, code: int):
+        self.stderr, self.code = io.BytesIO(stderr), code
+
+    def wait(self) -> int:
+        return self.code
+
+
+def _followed(cache: Path, stderr: bytes, code: int, last_file: str | None) -> jobs.Job:
+    command = commands.Command(("run.replications=2",), ("base", "yours"), 2, "comparison.csv")
+    staging, printed = cache / ".running-k-1", cache / ".running-k-1.txt"
+    staging.mkdir(parents=True)
+    printed.write_text("the KPI table\n")
+    if last_file:
+        (staging / last_file).write_text("done\n")
+    job = jobs.Job(command, "k", cache / "k")
+    jobs._follow(job, _Finished(stderr, code), staging, printed)
+    assert not staging.exists() and not printed.exists()
+    return job
+
+
+def test_progress_is_read_from_the_command_s_bars(cache):
+    bars = (
+        b"\rbase:   0%|          | 0/2 [00:00<?, ?rep/s]\rbase:  50%|\xe2\x96\x88\xe2\x96\x88     | 1/2 [00:01<00:01]"
+        b"\r          \r\ryours:   0%|          | 0/2 [00:00<?, ?rep/s]\ryours:  50%|\xe2\x96\x88     | 1/2 [00:01]\r"
+    )
+    job = _followed(cache, bars, 0, "comparison.csv")
+    assert (job.finished, job.scenario, job.replications_done) == (["base"], "yours", 1)
+    assert job.fraction() == 0.75 and job.done
+    assert (job.folder / "terminal.txt").read_text() == "the KPI table\n"
+    assert (job.folder / "command.txt").read_text() == "simservice run.replications=2\n"
+
+
+def test_a_command_that_fails_leaves_its_one_line_and_no_files(cache):
+    job = _followed(cache, b"simservice: error: run.years=0: must be a number above 0 and at most 50\n", 2, None)
+    assert job.state == "failed" and job.error == "run.years=0: must be a number above 0 and at most 50"
+    assert not job.folder.exists()
+    crashed = _followed(cache, b"Traceback (most recent call last):\n  ...\nMemoryError: out of memory\n", 1, None)
+    assert crashed.error == "MemoryError: out of memory"  # the last line, never the stack
+
+
+def test_the_cache_keeps_the_runs_used_last_and_drops_abandoned_ones(cache):
+    for age, name in enumerate(["new", "middle", "old"]):
+        (cache / name).mkdir(parents=True)
+        stamp = time.time() - 100 * age
+        os.utime(cache / name, (stamp, stamp))
+    jobs.prune(keep=2)
+    assert sorted(p.name for p in cache.iterdir()) == ["middle", "new"]
+    (cache / f".running-k-{os.getpid()}").mkdir()
+    (cache / ".running-k-999999999").mkdir()  # a page that no longer runs
+    (cache / ".running-k-999999999.txt").write_text("")
+    jobs._remove_abandoned(cache)
+    assert sorted(p.name for p in cache.iterdir()) == [f".running-k-{os.getpid()}", "middle", "new"]
+
+
+def test_a_key_is_the_exact_command():
+    one = commands.Command(("service.teams=3",), ("replications",), 2, "summary.csv")
+    assert jobs.key_of(one) == jobs.key_of(commands.Command(("service.teams=3",), ("replications",), 2, "summary.csv"))
+    assert jobs.key_of(one) != jobs.key_of(commands.Command(("service.teams=4",), ("replications",), 2, "summary.csv"))
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_simservice_app_refuses_a_port_that_is_no_port_in_one_line(port, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        serve.main(["--port", port])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"simservice-app: error: --port {port}: must be a port from 1 to 65535\n"
+
+
+def test_simservice_app_refuses_a_port_in_use_in_one_line(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_:
+            serve.main(["--port", str(port)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"simservice-app: error: --port {port}: cannot serve on 127.0.0.1:{port}")
+        and err.count("\n") == 1
+    )
+
+
+def test_simservice_app_without_streamlit_says_how_to_install_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "streamlit.web", None)  # as if the app extra were not installed
+    with pytest.raises(SystemExit) as exit_:
+        serve.main([])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith(
+        "simservice-app: error: the page needs Streamlit: pip install -e '.[app]'"
+    )
