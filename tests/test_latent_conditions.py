@@ -77,12 +77,14 @@ def test_each_condition_alone_raises_missed_risks(every_good, condition):
 @pytest.mark.parametrize("condition", ["triage_backlog", "days_unallocated", "caseload", "new_worker",
                                        "worker_changes", "rushed", "sign_off_pressure"])  # fmt: skip
 def test_every_other_condition_alone_raises_missed_risks_too(condition):
-    """Under pressure (a post short in every team, triage at its pace), each condition alone raises missed risks."""
-    pressed = [*SHORT, "run.replications=6", "service.workers_per_team=5", "workforce.leaving_per_year_agency=2.5"]
+    """Under pressure (a post short in every team, agency churn, a front door barely keeping up), each condition
+    alone raises missed risks over the same replications. (Not replication by replication: a child caught rather
+    than missed does not come back, and the service that follows differs a little.)"""
+    pressed = [*SHORT, "run.replications=6", "service.workers_per_team=5", "workforce.leaving_per_year_agency=2.5",
+               "service.triage_staff=1.4"]  # fmt: skip
     others = [c for c in CONDITIONS if c != condition]
     good = run_scenario(load_config([*pressed, EVERY_GOOD]))
     one = run_scenario(load_config([*pressed, "risk.good=[" + ",".join(others) + "]"]))
-    assert (one.kpis["missed_risks"] >= good.kpis["missed_risks"]).all()
     assert one.kpis["missed_risks"].sum() > good.kpis["missed_risks"].sum(), condition
 
 
