@@ -186,6 +186,7 @@ def test_caseload_on_counts_the_children_a_worker_holds(pressed):
         assert caseload_on(events, worker, day) == _caseload_by_replay(events, worker, day)
 
 
+@pytest.mark.slow
 def test_the_trainers_demonstration_writes_its_handout(tmp_path):
     """The experiment, made small: the handout names every step and carries its figures and two children."""
     small = ["run.replications=2", "run.years=1", "run.progress=false"]
