@@ -16,6 +16,12 @@ and a case goes straight from ``allocated`` to its outcome.
 
 The workforce asks the pathway to move cases (``transfer_all``, ``redeploy``) and
 tells it when a worker's room changes (``room_for``); it holds no callbacks.
+
+A child with a hidden risk meets the layers of defence (``model/defences.py``) on the
+way: the front door when it would close the referral, then -- once assessed -- the
+wait it had, the worker who assessed, and the manager's oversight at sign-off. The
+pathway reads the conditions the child met there; a risk that gets through every layer
+is a missed risk: the child is closed, and comes back sooner and urgent.
 """
 
 from __future__ import annotations
