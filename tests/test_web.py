@@ -9,15 +9,17 @@ from __future__ import annotations
 import io
 import os
 import shlex
+import shutil
 import socket
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from commands import simservice
+from commands import SMALL_DEMONSTRATION, simservice
 from streamlit.testing.v1 import AppTest
 
 from simservice.reporting.outputs import format_number
@@ -27,11 +29,10 @@ HOME = str(Path(jobs.__file__).with_name("home.py"))
 PLANNER = "from simservice.web.views import planner\nplanner.render()"
 FINANCE = "from simservice.web.views import finance\nfinance.render()"
 TRAINER = "from simservice.web.views import trainer\ntrainer.render()"
-#: The demonstration at its smallest: each of its steps 2 replications of a year after half a year's warm-up.
-TINY_DEMONSTRATION = commands.Command(
-    ("experiment=latent_conditions", "run.replications=2", "run.years=1", "run.warmup_years=0.5", "run.jobs=-1"),
-    commands.demonstration_command().scenarios, 2, "handout.html",
-)  # fmt: skip
+#: The demonstration made small, as the page would run it: the small demonstration's folder is its files.
+SMALL = commands.Command(
+    (*SMALL_DEMONSTRATION, "run.jobs=-1"), commands.demonstration_command().scenarios, 2, "handout.html"
+)
 #: Controls a test touches, by kind: a control added to a page without a test fails ``test_every_control...``.
 KINDS = ("slider", "select_slider", "toggle", "selectbox", "multiselect", "number_input", "text_input", "button")
 
@@ -282,29 +283,64 @@ def _steps_shown(at: AppTest) -> bool:
     return any(slider.key == "trainer.step" for slider in at.select_slider)
 
 
-def test_the_demonstration_is_prepared_once_then_each_step_is_read_from_its_files(cache, monkeypatch):
-    started = []
-    popen = jobs.subprocess.Popen
-    monkeypatch.setattr(jobs.subprocess, "Popen", lambda *a, **k: started.append(a) or popen(*a, **k))
-    monkeypatch.setattr(commands, "demonstration_command", lambda: TINY_DEMONSTRATION)
+class _Demonstration:
+    """The demonstration's process as ``subprocess.Popen`` shows it, without its minute of work: it prints the first
+    step's progress and, when the test lets it finish, leaves the small demonstration's files and ends with 0 (or
+    prints ``error`` and ends with 2). A real command through the page: the planner's test, and the browser's.
+    """
+
+    def __init__(self, args: list[str], made: Path, finish: threading.Event, error: str = ""):
+        self.folder = Path(args[-1].removeprefix("hydra.run.dir=").strip("'"))
+        self.made, self.finish, self.error, self.code = made, finish, error, 2 if error else 0
+        self.stderr = self
+        self.printed = [b"good:  50%|#####     | 1/2 [00:01<00:01, 1.0rep/s]\r"]
+
+    def read1(self, size: int) -> bytes:
+        if self.printed:
+            return self.printed.pop()
+        assert self.finish.wait(60)
+        line, self.error = (f"simservice: error: {self.error}\n" if self.error else ""), ""
+        return line.encode()
+
+    def wait(self) -> int:
+        if self.code == 0:
+            shutil.copytree(self.made, self.folder)
+        return self.code
+
+
+def _pretend(monkeypatch, made: Path, error: str = "") -> tuple[list, threading.Event]:
+    """The small demonstration as the page's demonstration, its process pretended: what it started, and its end."""
+    started, finish = [], threading.Event()
+    monkeypatch.setattr(
+        jobs.subprocess, "Popen", lambda *a, **k: started.append(a) or _Demonstration(a[0], made, finish, error)
+    )
+    monkeypatch.setattr(commands, "demonstration_command", lambda: SMALL)
+    return started, finish
+
+
+def test_the_demonstration_is_prepared_once_then_each_step_is_read_from_its_files(
+    cache, monkeypatch, small_demonstration
+):
+    started, finish = _pretend(monkeypatch, small_demonstration)
     at = page(TRAINER)
     assert not at.exception and not _steps_shown(at) and not started  # nothing runs until asked
-    assert at.code[0].value == "simservice experiment=latent_conditions run.replications=2 run.years=1" \
-        " run.warmup_years=0.5 run.jobs=-1"  # fmt: skip
+    assert at.code[0].value == f"simservice {' '.join(SMALL.args)}"
     at.button(key="trainer.prepare").click().run()
     assert len(started) == 1 and not _steps_shown(at)
-    # Another session meanwhile follows the same run: no button, the progress bar.
+    assert any("being prepared" in caption.value for caption in at.caption)
+    # Another session meanwhile follows the same run: no button to start another.
     meanwhile = page(TRAINER)
     assert not any(button.key == "trainer.prepare" for button in meanwhile.button) and len(started) == 1
-    deadline = time.monotonic() + 120
+    finish.set()
+    deadline = time.monotonic() + 60
     while not _steps_shown(at) and time.monotonic() < deadline:
-        time.sleep(0.3)
+        time.sleep(0.1)
         at.run()
     assert _steps_shown(at) and not at.exception and not at.error
 
     # Each step read from the run's files, within a second or two.
-    job = jobs.find(TINY_DEMONSTRATION)
-    names = list(TINY_DEMONSTRATION.scenarios)
+    job = jobs.find(SMALL)
+    names = list(SMALL.scenarios)
     summaries = {n: pd.read_csv(job.folder / "scenarios" / n / "summary.csv").set_index("kpi") for n in names}
     assert at.select_slider(key="trainer.step").value == "good" and at.button(key="trainer.previous").disabled
     for at_step, name in enumerate(names):
@@ -339,6 +375,22 @@ def test_the_demonstration_is_prepared_once_then_each_step_is_read_from_its_file
     jobs._jobs.clear()
     again = page(TRAINER)
     assert _steps_shown(again) and len(started) == 1 and not again.exception
+
+
+def test_a_demonstration_that_fails_says_why_and_can_be_prepared_again(cache, monkeypatch, small_demonstration):
+    error = "run.years=0: must be a number above 0 and at most 50"
+    started, finish = _pretend(monkeypatch, small_demonstration, error)
+    at = page(TRAINER)
+    at.button(key="trainer.prepare").click().run()
+    finish.set()
+    deadline = time.monotonic() + 60
+    while not at.error and time.monotonic() < deadline:
+        time.sleep(0.1)
+        at.run()
+    assert [e.value for e in at.error] == [error] and not _steps_shown(at)
+    assert not (cache / jobs.key_of(SMALL)).exists()
+    at.button(key="trainer.prepare").click().run()
+    assert len(started) == 2
 
 
 def test_every_trainer_control_changes_the_command():

@@ -8,6 +8,7 @@ Your own conditions: sliders set the latent conditions, and a run compares the g
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -181,13 +182,13 @@ def _step_name(name: str) -> str:
     return STEPS.get(name, (name.replace("_", " "), ""))[0]
 
 
-@st.cache_data(max_entries=20, show_spinner=False)
+@lru_cache(maxsize=20)
 def _summaries(folder: str, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-    """Each scenario's summary.csv, by KPI: a kept run's files never change, so every session reads them once."""
+    """Each scenario's summary.csv, by KPI: a kept run's files never change, so the page reads them once."""
     return {name: pd.read_csv(Path(folder) / "scenarios" / name / "summary.csv").set_index("kpi") for name in names}
 
 
-@st.cache_data(max_entries=20, show_spinner=False)
+@lru_cache(maxsize=20)
 def _settings(folder: str, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """Each scenario's settings as it ran (scenario.yaml), flattened to ``group.key``."""
     settings = {}
