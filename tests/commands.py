@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+#: The trainer's demonstration made small: each step 2 replications of a year (after the experiment's warm-up).
+SMALL_DEMONSTRATION = ("experiment=latent_conditions", "run.replications=2", "run.years=1", "run.progress=false")
+
 
 def simservice(*args: str, cwd: Path, module: str = "simservice", **kwargs) -> subprocess.CompletedProcess:
     """``python -m simservice ARGS`` (or another module) in ``cwd``, its output captured as text."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+from pathlib import Path
+
 import pytest
+from commands import SMALL_DEMONSTRATION, simservice
 from hydra.core.global_hydra import GlobalHydra
 
 from simservice.hydra_config import load_config
@@ -68,3 +72,20 @@ def _fresh_hydra():
     GlobalHydra.instance().clear()
     yield
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture(scope="session")
+def small_demonstration(tmp_path_factory, worker_id) -> Path:
+    """The small demonstration's folder, run once for the whole session (pytest-xdist's workers share it).
+
+    Read it, or copy it before writing into it: the tests that use it share one folder.
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base  # under xdist, the session's folder above the workers'
+    folder = shared / "small-demonstration"
+    with open(shared / "small-demonstration.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker runs it; the others wait for its files
+        if not (folder / "handout.html").is_file():
+            done = simservice(*SMALL_DEMONSTRATION, f"hydra.run.dir={folder}", cwd=shared)
+            assert done.returncode == 0, done.stderr[-2000:]
+    return folder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -186,12 +187,9 @@ def test_caseload_on_counts_the_children_a_worker_holds(pressed):
         assert caseload_on(events, worker, day) == _caseload_by_replay(events, worker, day)
 
 
-@pytest.mark.slow
-def test_the_trainers_demonstration_writes_its_handout(tmp_path):
+def test_the_trainers_demonstration_writes_its_handout(tmp_path, small_demonstration):
     """The experiment, made small: the handout names every step and carries its figures and two children."""
-    small = ["run.replications=2", "run.years=1", "run.progress=false"]
-    done = simservice("experiment=latent_conditions", *small, f"hydra.run.dir={tmp_path / 'demo'}", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
+    shutil.copytree(small_demonstration, tmp_path / "demo")  # the stories below write into it
     page = (tmp_path / "demo" / "handout.html").read_text()
     for step in ("good", "turnover", "agency churn", "overload", "sickness", "bad"):
         assert f"<th>{step}</th>" in page

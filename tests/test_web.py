@@ -9,15 +9,17 @@ from __future__ import annotations
 import io
 import os
 import shlex
+import shutil
 import socket
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from commands import simservice
+from commands import SMALL_DEMONSTRATION, simservice
 from streamlit.testing.v1 import AppTest
 
 from simservice.reporting.outputs import format_number
@@ -26,6 +28,11 @@ from simservice.web import commands, jobs, serve, views
 HOME = str(Path(jobs.__file__).with_name("home.py"))
 PLANNER = "from simservice.web.views import planner\nplanner.render()"
 FINANCE = "from simservice.web.views import finance\nfinance.render()"
+TRAINER = "from simservice.web.views import trainer\ntrainer.render()"
+#: The demonstration made small, as the page would run it: the small demonstration's folder is its files.
+SMALL = commands.Command(
+    (*SMALL_DEMONSTRATION, "run.jobs=-1"), commands.demonstration_command().scenarios, 2, "handout.html"
+)
 #: Controls a test touches, by kind: a control added to a page without a test fails ``test_every_control...``.
 KINDS = ("slider", "select_slider", "toggle", "selectbox", "multiselect", "number_input", "text_input", "button")
 
@@ -70,7 +77,7 @@ def keys(at: AppTest) -> set[str]:
 
 
 def test_each_view_module_is_a_page_and_the_first_opens():
-    assert [view.TITLE for view in views.pages()] == ["Planner", "Finance"]
+    assert [view.TITLE for view in views.pages()] == ["Planner", "Finance", "Trainer"]
     at = AppTest.from_file(HOME, default_timeout=60).run()
     assert not at.exception
     assert at.title[0].value == "Plan a scenario"
@@ -270,6 +277,210 @@ def test_a_finance_run_shows_the_plane_the_table_and_the_workbook():
         "options",
         "notes",
     }
+
+
+def _steps_shown(at: AppTest) -> bool:
+    return any(slider.key == "trainer.step" for slider in at.select_slider)
+
+
+class _Demonstration:
+    """The demonstration's process as ``subprocess.Popen`` shows it, without its minute of work: it prints the first
+    step's progress and, when the test lets it finish, leaves the small demonstration's files and ends with 0 (or
+    prints ``error`` and ends with 2). A real command through the page: the planner's test, and the browser's.
+    """
+
+    def __init__(self, args: list[str], made: Path, finish: threading.Event, error: str = ""):
+        self.folder = Path(args[-1].removeprefix("hydra.run.dir=").strip("'"))
+        self.made, self.finish, self.error, self.code = made, finish, error, 2 if error else 0
+        self.stderr = self
+        self.printed = [b"good:  50%|#####     | 1/2 [00:01<00:01, 1.0rep/s]\r"]
+
+    def read1(self, size: int) -> bytes:
+        if self.printed:
+            return self.printed.pop()
+        assert self.finish.wait(60)
+        line, self.error = (f"simservice: error: {self.error}\n" if self.error else ""), ""
+        return line.encode()
+
+    def wait(self) -> int:
+        if self.code == 0:
+            shutil.copytree(self.made, self.folder)
+        return self.code
+
+
+def _pretend(monkeypatch, made: Path, error: str = "") -> tuple[list, threading.Event]:
+    """The small demonstration as the page's demonstration, its process pretended: what it started, and its end."""
+    started, finish = [], threading.Event()
+    monkeypatch.setattr(
+        jobs.subprocess, "Popen", lambda *a, **k: started.append(a) or _Demonstration(a[0], made, finish, error)
+    )
+    monkeypatch.setattr(commands, "demonstration_command", lambda: SMALL)
+    return started, finish
+
+
+def test_the_demonstration_is_prepared_once_then_each_step_is_read_from_its_files(
+    cache, monkeypatch, small_demonstration
+):
+    started, finish = _pretend(monkeypatch, small_demonstration)
+    at = page(TRAINER)
+    assert not at.exception and not _steps_shown(at) and not started  # nothing runs until asked
+    assert at.code[0].value == f"simservice {' '.join(SMALL.args)}"
+    at.button(key="trainer.prepare").click().run()
+    assert len(started) == 1 and not _steps_shown(at)
+    assert any("being prepared" in caption.value for caption in at.caption)
+    # Another session meanwhile follows the same run: no button to start another.
+    meanwhile = page(TRAINER)
+    assert not any(button.key == "trainer.prepare" for button in meanwhile.button) and len(started) == 1
+    finish.set()
+    deadline = time.monotonic() + 60
+    while not _steps_shown(at) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        at.run()
+    assert _steps_shown(at) and not at.exception and not at.error
+
+    # Each step read from the run's files, within a second or two.
+    job = jobs.find(SMALL)
+    names = list(SMALL.scenarios)
+    summaries = {n: pd.read_csv(job.folder / "scenarios" / n / "summary.csv").set_index("kpi") for n in names}
+    assert at.select_slider(key="trainer.step").value == "good" and at.button(key="trainer.previous").disabled
+    for at_step, name in enumerate(names):
+        if at_step:
+            started_step = time.monotonic()
+            at.button(key="trainer.next").click().run()
+            assert time.monotonic() - started_step < 2, "a step took more than 2 s"
+        assert at.select_slider(key="trainer.step").value == name
+        assert at.subheader[0].value.startswith(f"Step {at_step + 1} of 6: ")
+        missed = at.metric[0]
+        assert missed.label == "Missed risks per 1,000 assessments"
+        assert missed.value == format_number(summaries[name].loc["missed_risks_per_1000", "mean"])
+        assert at.metric[7].value == format_number(summaries[name].loc["supervision_given_pct", "mean"])
+        if at_step:
+            change = (summaries[n].loc["missed_risks_per_1000", "mean"] for n in (name, names[at_step - 1]))
+            assert missed.delta == format_number(next(change) - next(change), signed=True)
+        assert len(at.get("vega_lite_chart")) == 1
+        assert len(at.get("image")) == (3 if name == names[-1] else 0)  # layers.png, loop.png, stories.png
+    assert not any("posts per team" in m.value for m in at.markdown)  # the last step changes supervision only
+    assert any("managers' week on other duties: 45 % → **65 %**" in m.value for m in at.markdown)
+    told = "### Child 1" in (job.folder / "stories.md").read_text()
+    assert any("#### Child 1" in m.value for m in at.markdown) == told
+    assert at.button(key="trainer.next").disabled
+    at.button(key="trainer.previous").click().run()
+    assert at.select_slider(key="trainer.step").value == names[-2]
+    at.select_slider(key="trainer.step").set_value("turnover").run()
+    assert any("employees leaving a year: 6 % → **22 %**" in m.value for m in at.markdown)
+    labels = [button.label for button in at.get("download_button")]
+    assert labels == ["Download the run's files (zip)", "Download the handout (handout.html)"]
+
+    # After a restart of the page, a new session finds the kept run and shows the steps at once: nothing runs.
+    jobs._jobs.clear()
+    again = page(TRAINER)
+    assert _steps_shown(again) and len(started) == 1 and not again.exception
+
+
+def test_a_demonstration_that_fails_says_why_and_can_be_prepared_again(cache, monkeypatch, small_demonstration):
+    error = "run.years=0: must be a number above 0 and at most 50"
+    started, finish = _pretend(monkeypatch, small_demonstration, error)
+    at = page(TRAINER)
+    at.button(key="trainer.prepare").click().run()
+    finish.set()
+    deadline = time.monotonic() + 60
+    while not at.error and time.monotonic() < deadline:
+        time.sleep(0.1)
+        at.run()
+    assert [e.value for e in at.error] == [error] and not _steps_shown(at)
+    assert not (cache / jobs.key_of(SMALL)).exists()
+    at.button(key="trainer.prepare").click().run()
+    assert len(started) == 2
+
+
+def test_every_trainer_control_changes_the_command():
+    at = page(TRAINER)
+    assert not at.exception
+    good = ("simservice run.replications=8 run.years=2 run.warmup_years=1 run.event_log=true"
+            " workforce.leaving_per_year_permanent=0.06 workforce.leaving_per_year_newly_qualified=0.06"
+            " workforce.leaving_per_year_agency=0.5 workforce.short_sickness_per_year=1.0"
+            " workforce.long_sickness_per_year=0.02 managers.other_duties_share=0.45 handout=true")  # fmt: skip
+    assert shown_command(at) == "simservice experiment=latent_conditions run.jobs=-1"  # the demonstration's
+    assert at.code[1].value == f"{good} 'scenarios={{good:{{}},yours:{{}}}}' run.jobs=-1"
+    at.button(key="trainer.run").click().run()
+    assert [e.value for e in at.error] == ["Your conditions are the good ones: move a slider first."]
+    touched = {"trainer.run"}
+
+    def set_(kind: str, key: str, value) -> None:
+        getattr(at, kind)(key=key).set_value(value)
+        touched.add(key)
+        at.run()
+
+    set_("slider", "trainer.workers_per_team", 5)
+    set_("slider", "trainer.referrals_per_year", 3000)
+    set_("slider", "trainer.leaving_percent", 20)
+    set_("slider", "trainer.agency_months", 6)
+    set_("select_slider", "trainer.sickness", 2)  # England's usual
+    set_("slider", "trainer.other_duties_percent", 70)
+    set_("text_input", "trainer.extra_setting", "policy.caseload_cap")
+    set_("text_input", "trainer.extra_value", "20")
+    set_("slider", "trainer.yours.replications", 3)
+    set_("slider", "trainer.yours.years", 1)
+    set_("select_slider", "trainer.yours.warmup", 0.5)
+    assert at.code[1].value == (
+        good.replace("replications=8 run.years=2 run.warmup_years=1", "replications=3 run.years=1 run.warmup_years=0.5")
+        + " 'scenarios={good:{},yours:{service:{workers_per_team:5},demand:{referrals_per_year:3000},workforce:"
+        "{leaving_per_year_permanent:0.2,leaving_per_year_newly_qualified:0.2,leaving_per_year_agency:2,"
+        "short_sickness_per_year:2,long_sickness_per_year:0.05},managers:{other_duties_share:0.7},"
+        "policy:{caseload_cap:20}}}' run.jobs=-1"
+    )
+    assert at.select_slider(key="trainer.sickness").format_func(2) == "7 days (England's usual)"
+
+    # The buttons set every condition to the demonstration's bad levels, or back to the good ones.
+    at.button(key="trainer.set_bad").click().run()
+    touched.add("trainer.set_bad")
+    bad = commands.Conditions.of(commands.step_config("bad"))
+    assert (at.slider(key="trainer.workers_per_team").value, at.slider(key="trainer.other_duties_percent").value) == (
+        bad.workers_per_team,
+        bad.other_duties_percent,
+    )
+    assert "yours:{service:{workers_per_team:5},workforce:{leaving_per_year_permanent:0.22," in at.code[1].value
+    assert "sickness_per_year:3,long_sickness_per_year:0.12},managers:{other_duties_share:0.65}" in at.code[1].value
+    at.button(key="trainer.set_good").click().run()
+    touched.add("trainer.set_good")
+    assert "yours:{policy:{caseload_cap:20}}" in at.code[1].value
+    assert keys(at) - touched == {"trainer.prepare"}  # test_the_demonstration_is_prepared...
+
+
+def test_a_trainer_s_own_conditions_run_against_the_good_ones(cache):
+    at = tiny(page(TRAINER), "trainer.yours")
+    at.slider(key="trainer.workers_per_team").set_value(4).run()
+    at.button(key="trainer.run").click().run()
+    finish(at)
+    assert not at.exception and not at.error
+    job = jobs.get(at.session_state["trainer.job"])
+    differences = pd.read_csv(job.folder / "comparison.csv").set_index("kpi")
+    missed = differences.loc["missed_risks_per_1000"]
+    yours = pd.read_csv(job.folder / "scenarios" / "yours" / "summary.csv").set_index("kpi")
+    assert at.metric[0].value == format_number(yours.loc["missed_risks_per_1000", "mean"])
+    assert at.metric[0].delta == format_number(missed["difference"], signed=True)
+    assert any(
+        f"a paired difference of **{format_number(missed['difference'], signed=True)}**" in m.value for m in at.markdown
+    )
+    assert any("posts per team: 6 → **4**" in m.value for m in at.markdown)
+    assert len(at.get("image")) == 3 and len(at.get("vega_lite_chart")) == 1
+    labels = [button.label for button in at.get("download_button")]
+    assert labels == ["Download the run's files (zip)", "Download the handout (handout.html)"]
+    assert (job.folder / "handout.html").read_text().count("data:image/png;base64,") == 4
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("service.foo", "3"), ("policy.caseload_cap", "0")], ids=["unknown", "out_of_range"]
+)
+def test_a_bad_setting_of_the_trainer_s_own_gets_the_command_line_s_one_line(tmp_path, setting, value):
+    at = page(TRAINER)
+    at.text_input(key="trainer.extra_setting").set_value(setting)
+    at.text_input(key="trainer.extra_value").set_value(value)
+    at.run().button(key="trainer.run").click().run()
+    cli = simservice(*shlex.split(at.code[1].value)[1:], cwd=tmp_path)
+    assert cli.returncode == 2
+    assert [e.value for e in at.error] == [cli.stderr.strip().removeprefix("simservice: error: ")]
+    assert at.session_state["trainer.job"] is None and not at.exception
 
 
 def test_only_the_settings_that_differ_from_the_base_are_named():

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch
+from matplotlib.patches import FancyArrowPatch, Patch
 
 from simservice.model.defences import LAYERS
 from simservice.reporting.figures import new_figure
@@ -150,9 +150,8 @@ def layers_figure(results: dict[str, Results], summary: pd.DataFrame, title: str
     right.set_title(
         f"in {names[-1].replace('_', ' ')}: what each condition let through (all together: {share})", fontsize=10
     )
-    for layer, colour in colours.items():
-        right.barh([], [], color=colour, label=layer.replace("_", " "))
-    right.legend(fontsize=8, loc="lower right", title="layer")
+    layers = [Patch(color=colour, label=layer.replace("_", " ")) for layer, colour in colours.items()]
+    right.legend(handles=layers, fontsize=8, loc="lower right", title="layer")
     fig.suptitle(title, fontsize=11)
     return fig
 

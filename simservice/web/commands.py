@@ -257,3 +257,108 @@ def _literal(value: Any) -> str:
 
 def _braces(tree: dict[str, Any]) -> str:
     return "{" + ",".join(f"{k}:{_braces(v) if isinstance(v, dict) else v}" for k, v in tree.items()) + "}"
+
+
+#: The trainer's demonstration: the experiment whose scenarios are its steps, from good conditions to bad.
+DEMONSTRATION = "latent_conditions"
+#: The demonstration's first step, and the scenario the trainer's own conditions are compared with.
+GOOD = "good"
+
+
+@cache
+def demonstration_file() -> dict[str, Any]:
+    """``conf/experiment/latent_conditions.yaml``: the good levels, how long to run, and the steps."""
+    return OmegaConf.to_container(OmegaConf.load(conf_dir() / "experiment" / f"{DEMONSTRATION}.yaml"))
+
+
+def demonstration_command() -> Command:
+    """The demonstration exactly as the README runs it: each step a scenario, the handout written last."""
+    body = demonstration_file()
+    return Command(
+        (f"experiment={DEMONSTRATION}", EVERY_CORE), tuple(body["scenarios"]), body["run"]["replications"],
+        "handout.html",
+    )  # fmt: skip
+
+
+@cache
+def step_config(name: str) -> Config:
+    """A step of the demonstration as it runs: the good conditions with the step's differences."""
+    differences = demonstration_file()["scenarios"][name] or {}
+    overrides = [f"{group}.{key}={_literal(value)}" for group, settings in differences.items()
+                 for key, value in settings.items()]  # fmt: skip
+    with _HYDRA:
+        return load_config([f"experiment={DEMONSTRATION}", *overrides])
+
+
+def good_args() -> list[str]:
+    """The experiment's good levels as overrides (``managers.other_duties_share=0.45``), not its run or steps."""
+    body = demonstration_file()
+    return [
+        f"{group}.{key}={_literal(value)}"
+        for group, settings in body.items()
+        if isinstance(settings, dict) and group not in ("run", "scenarios")
+        for key, value in settings.items()
+    ]
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """The latent conditions a trainer sets, in the units the page shows them."""
+
+    workers_per_team: int
+    referrals_per_year: int
+    #: Employees (experienced and newly qualified alike) leaving a year, %.
+    leaving_percent: int
+    #: How long an agency worker stays, months on average.
+    agency_months: int
+    #: Short and long spells of sickness a worker a year.
+    sickness: tuple[float, float]
+    #: Managers' week on other duties, %: the more, the less time for supervision.
+    other_duties_percent: int
+
+    @classmethod
+    def of(cls, config: Config) -> Conditions:
+        """A scenario's conditions, rounded as the page's controls show them."""
+        workforce = config.workforce
+        return cls(
+            workers_per_team=config.service.workers_per_team,
+            referrals_per_year=round(config.demand.referrals_per_year),
+            leaving_percent=round(workforce.leaving_per_year_permanent * 100),
+            agency_months=round(12 / workforce.leaving_per_year_agency),
+            sickness=(workforce.short_sickness_per_year, workforce.long_sickness_per_year),
+            other_duties_percent=round(config.managers.other_duties_share * 100),
+        )
+
+
+def condition_args(mine: Conditions, good: Conditions) -> list[str]:
+    """The overrides that turn the good conditions into the trainer's: only those that differ."""
+    args = []
+    if mine.workers_per_team != good.workers_per_team:
+        args.append(f"service.workers_per_team={mine.workers_per_team}")
+    if mine.referrals_per_year != good.referrals_per_year:
+        args.append(f"demand.referrals_per_year={mine.referrals_per_year}")
+    if mine.leaving_percent != good.leaving_percent:
+        args += [f"workforce.leaving_per_year_{who}={mine.leaving_percent / 100:g}"
+                 for who in ("permanent", "newly_qualified")]  # fmt: skip
+    if mine.agency_months != good.agency_months:
+        args.append(f"workforce.leaving_per_year_agency={12 / mine.agency_months:.4g}")
+    if mine.sickness != good.sickness:
+        short, long = mine.sickness
+        args += [f"workforce.short_sickness_per_year={short:g}", f"workforce.long_sickness_per_year={long:g}"]
+    if mine.other_duties_percent != good.other_duties_percent:
+        args.append(f"managers.other_duties_share={mine.other_duties_percent / 100:g}")
+    return args
+
+
+def conditions_command(run: Sequence[str], mine: Sequence[str], replications: int) -> Command:
+    """The good conditions and the trainer's (``mine``: overrides) paired, with the handout.
+
+    ``run`` are the replications and any run setting the trainer changed; the others are the demonstration's
+    (its years, its warm-up and its event log, which the children's stories are read from).
+    """
+    named = {arg.partition("=")[0] for arg in run}
+    length = [f"run.{key}={_literal(value)}" for key, value in demonstration_file()["run"].items()
+              if key != "replications" and f"run.{key}" not in named]  # fmt: skip
+    scenarios = f"scenarios={{{GOOD}:{{}},{YOURS}:{scenario_differences(mine)}}}"
+    args = (*run, *length, *good_args(), "handout=true", scenarios, EVERY_CORE)
+    return Command(args, (GOOD, YOURS), replications, "handout.html")

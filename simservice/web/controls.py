@@ -40,12 +40,12 @@ def council(page: str, on_change: Callable[[], None] | None = None) -> tuple[str
     return (None if chosen == DEFAULT else chosen), year
 
 
-def run_length(page: str, base: Config) -> tuple[list[str], int]:
-    """How many replications and how many years: their overrides, and the replications."""
+def run_length(page: str, base: Config, replications: int = 5) -> tuple[list[str], int]:
+    """How many replications (``replications`` at first) and how many years: their overrides, and the replications."""
     with st.expander("How long and how often to run"):
         left, middle, right = st.columns(3)
         replications = left.slider(
-            "Replications", 2, 30, 5, key=f"{page}.replications",
+            "Replications", 2, 30, replications, key=f"{page}.replications",
             help="Runs of the same scenario with different luck: more give narrower intervals and take longer",
         )  # fmt: skip
         years = middle.slider("Reported years", 1, 10, round(base.run.years), key=f"{page}.years")
@@ -84,7 +84,7 @@ def run(page: str, command: Command, problem: str | None = None) -> jobs.Job | N
     if job is None:
         return None
     if job.running:
-        _progress(job.key)
+        progress(job.key)
         return None
     if job.state == "failed":
         st.error(job.error, icon=":material/error:")
@@ -96,7 +96,7 @@ def run(page: str, command: Command, problem: str | None = None) -> jobs.Job | N
 
 
 @st.fragment(run_every=POLL)
-def _progress(key: str) -> None:
+def progress(key: str) -> None:
     """The progress bar, redrawn alone while the run goes; the whole page again when it ends."""
     job = jobs.get(key)
     if job is None or not job.running:

@@ -124,6 +124,18 @@ def start(command: Command) -> Job:
         return job
 
 
+def find(command: Command) -> Job | None:
+    """The run of a command going, finished or failed, or its kept files; None (nothing is started) if none."""
+    key = key_of(command)
+    with _lock:
+        job = _jobs.get(key)
+    if job is not None and (job.running or job.done):
+        return job
+    if (cache_dir() / key / command.last_file).is_file():
+        return start(command)
+    return job if job is not None and job.state == "failed" else None
+
+
 def get(key: str | None) -> Job | None:
     """The run of this key that this page started or read, if any."""
     return _jobs.get(key) if key else None

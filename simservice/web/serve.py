@@ -22,7 +22,8 @@ def _fail(message: str) -> None:
 def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simservice-app",
-        description="The simservice page for planners and finance officers, in your browser, on this computer only.",
+        description="The simservice page for planners, finance officers and trainers, in your browser, on this computer"
+        " only.",
     )
     parser.add_argument("--port", type=int, default=8501, help="the port to serve on (default 8501)")
     parser.add_argument(
