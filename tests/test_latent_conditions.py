@@ -206,3 +206,17 @@ def test_the_trainers_demonstration_writes_its_handout(tmp_path, small_demonstra
     assert "risk was missed" in (scenarios / "bad" / "stories.md").read_text()
     refused = simservice(str(tmp_path), str(tmp_path), cwd=tmp_path, module="simservice.story")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "not a run's folder" in refused.stderr
+
+
+def test_the_holes_of_many_children_at_once_are_the_holes_of_each():
+    """The attribution passes arrays through the same formula the model passes one child through."""
+    risk = _risk()
+    rng = np.random.default_rng(1)
+    met = {c: rng.uniform(0, 3, 7) for c in CONDITIONS}
+    met["raised_threshold"] = np.array([0, 1, 0, 1, 1, 0, 0], dtype=float)
+    for layer in LAYERS:
+        for good in ((), ("stress", "raised_threshold"), CONDITIONS):
+            many = hole(risk, layer, met, good)
+            assert isinstance(many, np.ndarray) and len(many) == 7
+            each = [hole(risk, layer, {c: float(v[i]) for c, v in met.items()}, good) for i in range(7)]
+            assert np.allclose(many, each)

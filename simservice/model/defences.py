@@ -55,18 +55,22 @@ def effects(risk: RiskConfig) -> dict[str, float]:
     }
 
 
-def hole(risk: RiskConfig, layer: str, met: Mapping, good: Collection[str]):
+def hole(risk: RiskConfig, layer: str, met: Mapping, good: Collection[str], widening: Mapping | None = None):
     """The hole a child met at ``layer`` given the conditions ``met`` (numbers, or arrays for many children).
 
     A risky child the front door closed only because thresholds had risen would have gone on with the
-    condition ``raised_threshold`` good: at the front door that child meets no hole.
+    condition ``raised_threshold`` good: at the front door that child meets no hole. (``widening``:
+    ``effects(risk)``, worked out once by a caller that asks often.)
     """
-    widening = effects(risk)
+    widening = effects(risk) if widening is None else widening
     extra = sum(widening[c] * met[c] for c in CONDITIONS_BY_LAYER[layer] if c not in good)
-    size = np.minimum(1.0, base_hole(risk, layer) * (1.0 + extra))
+    size = base_hole(risk, layer) * (1.0 + extra)
+    if not isinstance(met[CONDITIONS_BY_LAYER[layer][0]], np.ndarray):  # one child, as the model asks: plain numbers
+        return 0.0 if layer == FRONT_DOOR and RAISED_THRESHOLD in good and met[RAISED_THRESHOLD] > 0 else min(1.0, size)
+    size = np.minimum(1.0, size) * np.ones(len(met[CONDITIONS_BY_LAYER[layer][0]]))  # (every condition good: a number)
     if layer == FRONT_DOOR and RAISED_THRESHOLD in good:
         size = np.where(np.asarray(met[RAISED_THRESHOLD]) > 0, 0.0, size)
-    return size if isinstance(size, np.ndarray) and size.ndim else float(size)
+    return size
 
 
 class Passage(NamedTuple):
@@ -86,16 +90,20 @@ class Defences:
     """The layers of defence of one replication: the holes each risky child meets, and every passage kept."""
 
     def __init__(self, risk: RiskConfig):
-        self.risk = risk
+        self.risk = risk  # (a dated change replaces it)
         self.passages: list[Passage] = []
         self.missed: list[tuple[float, int, str]] = []  # (day, case, the last layer it got through)
+        self._effects, self._risk_of_effects = effects(risk), risk
 
     def risky_share(self, urgent: bool) -> float:
         return self.risk.risky_share_urgent if urgent else self.risk.risky_share_standard
 
     def through(self, case: int, layer: str, day: float, draw: float, met: dict[str, float]) -> bool:
         """The child meets the layer: True if it gets through unnoticed (its draw falls in the hole)."""
-        size = hole(self.risk, layer, met, self.risk.good)
+        risk = self.risk
+        if risk is not self._risk_of_effects:
+            self._effects, self._risk_of_effects = effects(risk), risk
+        size = hole(risk, layer, met, risk.good, self._effects)
         through = draw < size
         conditions = tuple(float(met.get(c, 0.0)) for c in CONDITIONS)
         self.passages.append(Passage(case, layer, day, draw, base_hole(self.risk, layer), size, through, conditions))

@@ -215,12 +215,7 @@ class PastReferral:
     FIRST_VISIT,
     PARTNER_INFORMATION,
     RISK,
-    FRONT_DOOR_CHECK,
-    WAITING_CHECK,
-    ASSESSMENT_CHECK,
-    OVERSIGHT_CHECK,
-    SERIOUS_INCIDENT,
-) = range(18)
+) = range(13)
 
 
 class Level:
@@ -554,7 +549,7 @@ class Pathway:
         case.risky = missed_before or (
             not case.not_in_need and draws[RISK] < self.defences.risky_share(urgency == URGENT)
         )
-        case.checks = draws[FRONT_DOOR_CHECK : SERIOUS_INCIDENT + 1]
+        case.checks = self.luck.checks(key) if case.risky else ()  # one draw a layer, then the serious incident
         case.front_door_draw = draws[FRONT_DOOR]
         case.area_draw = draws[AREA]
         case.return_draw = draws[RETURNS]

@@ -85,7 +85,7 @@ class ReplicationResult:
     replication: int
     cases: pd.DataFrame
     daily: pd.DataFrame
-    caseloads: np.ndarray  # (day, caseload, stress) for every worker at work and working day
+    caseloads: np.ndarray  # (day, caseload, stress, worker) for every worker at work and working day
     staff: pd.DataFrame  # one row per person who worked in the service
     transfers: pd.DataFrame  # one row per case transfer
     totals: dict[str, float]  # running totals over the reported years (see ``reported_totals``)
@@ -102,8 +102,6 @@ class MorningCount:
         self.daily = {name: np.zeros(days) for name in DAILY_COLUMNS}
         self.caseloads: list[tuple[int, int, float]] = []
         self.team_days: dict[int, list[float]] = {}  # team -> [days counted, sum of the team's mean caseload]
-        self.reported_from = service.config.run.warmup_days
-        self.by_worker: dict[int, list[float]] = {}  # worker -> [reported days in post, sum of caseloads, of stress]
 
     def morning(self, day: int) -> None:
         """The morning count: queues, caseloads, who is in post, off sick, and how stressed."""
@@ -127,16 +125,10 @@ class MorningCount:
         agency_worked = surge_worked = 0.0
         cases_held = 0
         in_post = service.workforce.staff_in_post()
-        reported = now >= self.reported_from
         for worker in in_post:
             load = len(worker.caseload) + len(worker.held)
             allocated += len(worker.caseload)
             worker_stress = worker.stress_now()
-            if reported:
-                days = self.by_worker.setdefault(worker.id, [0, 0.0, 0.0])
-                days[0] += 1
-                days[1] += load
-                days[2] += worker_stress
             stress += worker_stress
             heads[worker.contract] += 1
             fte_by[worker.contract] += worker.fte
@@ -156,7 +148,7 @@ class MorningCount:
                 off_sick += 1
             else:
                 loads.append(load)
-                self.caseloads.append((day, load, worker_stress))
+                self.caseloads.append((day, load, worker_stress, worker.id))
         if loads:
             loads.sort()
             daily["caseload_mean"][day] = sum(loads) / len(loads)
@@ -218,7 +210,7 @@ def replication_result(service: Service) -> ReplicationResult:
         service.replication,
         case_table(service),
         daily_table(service),
-        np.array(service.count.caseloads, dtype=float).reshape(-1, 3),
+        np.array(service.count.caseloads, dtype=float).reshape(-1, 4),
         staff_table(service),
         pd.DataFrame(pathway.transfer_log, columns=["day", "case_id", "from_worker", "to_worker", "reason"]),
         reported_totals(service),
@@ -393,12 +385,18 @@ def case_table(service: Service) -> pd.DataFrame:
     )
 
 
-def _per_day(sums: list[float] | None) -> tuple[float, float]:
-    return (sums[1] / sums[0], sums[2] / sums[0]) if sums and sums[0] else (math.nan, math.nan)
+def _days_at_work(service: Service) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each worker's reported working days at work, and their mean caseload and stress over them (NaN: none)."""
+    rows = np.array(service.count.caseloads, dtype=float).reshape(-1, 4)
+    rows = rows[rows[:, 0] >= service.config.run.warmup_days]
+    who, n = rows[:, 3].astype(np.int64), len(service.workforce.staff)
+    days = np.bincount(who, minlength=n).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return days, np.bincount(who, rows[:, 1], n) / days, np.bincount(who, rows[:, 2], n) / days
 
 
 def staff_table(service: Service) -> pd.DataFrame:
-    counted = service.count.by_worker
+    days, caseloads, stress = _days_at_work(service)
     left = {worker_id: (day, reason) for day, worker_id, _, _, reason in service.workforce.leavers}
     staff = service.workforce.staff
     return pd.DataFrame(
@@ -416,10 +414,10 @@ def staff_table(service: Service) -> pd.DataFrame:
             # An employee who joined during the run (not one of the starting staff): a hire, paid for once.
             "hired": [w.id >= service.workforce.starting_staff and w.contract != AGENCY for w in staff],
             "surge": [w.surge for w in staff],
-            # Over the reported working days in post: how many, and the mean caseload and stress (the loop's links).
-            "days_counted": [counted.get(w.id, (0, 0, 0))[0] for w in staff],
-            "caseload_mean": [_per_day(counted.get(w.id))[0] for w in staff],
-            "stress_mean": [_per_day(counted.get(w.id))[1] for w in staff],
+            # Over the reported working days at work: how many, and the mean caseload and stress (the loop's links).
+            "days_counted": days.astype(np.int64),
+            "caseload_mean": caseloads,
+            "stress_mean": stress,
         }
     )
 

@@ -95,14 +95,12 @@ REFERRAL_FIELDS = (
     "long_term_stay",
     "first_visit",
     "partner_information",
-    # Hidden risk and the layers of defence (model/defences.py); appended, so every draw above is unchanged.
+    # Hidden risk (model/defences.py); appended, so every draw above is unchanged.
     "risk",
-    "front_door_check",
-    "waiting_check",
-    "assessment_check",
-    "oversight_check",
-    "serious_incident",
 )
+#: The uniforms a risky referral draws besides (the layers of defence it meets, and what follows a missed risk),
+#: numbered after ``REFERRAL_FIELDS``: made only for a risky child, whose need for them is rare.
+CHECK_FIELDS = ("front_door_check", "waiting_check", "assessment_check", "oversight_check", "serious_incident")
 _MASK = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15  # SplitMix64's increment
 _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
@@ -152,16 +150,23 @@ class ReferralStreams:
         bits = _mix_array(base[:, None] + steps[None, :])
         return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * _UNIT
 
-    def row(self, key: int) -> list[float]:
+    def row(self, key: int, steps: tuple[int, ...] | None = None) -> list[float]:
         """The uniforms of one referral (SplitMix64 from the referral's base, written out for speed)."""
         base = _mix(key ^ self.key)
         draws = []
-        for step in _STEPS:
+        for step in _STEPS if steps is None else steps:
             x = (base + step) & _MASK
             x = ((x ^ (x >> 30)) * _M1) & _MASK
             x = ((x ^ (x >> 27)) * _M2) & _MASK
             draws.append((((x ^ (x >> 31)) >> 11) + 0.5) * _UNIT)
         return draws
 
+    def checks(self, key: int) -> list[float]:
+        """A risky referral's uniforms of ``CHECK_FIELDS``, in order."""
+        return self.row(key, _CHECK_STEPS)
+
 
 _STEPS = tuple((step * _GAMMA) & _MASK for step in range(1, len(REFERRAL_FIELDS) + 1))
+_CHECK_STEPS = tuple(
+    (step * _GAMMA) & _MASK for step in range(len(REFERRAL_FIELDS) + 1, len(REFERRAL_FIELDS) + len(CHECK_FIELDS) + 1)
+)
