@@ -107,7 +107,7 @@ def _demonstration(command: commands.Command) -> jobs.Job | None:
         return None
     st.info(
         f"The demonstration runs once -- {len(command.scenarios)} steps of {command.replications} replications,"
-        " about a minute on 2 cores -- and is then kept, for every session and after a restart, so each step"
+        " about half a minute on 2 cores -- and is then kept, for every session and after a restart, so each step"
         " shows at once. Prepare it before the room arrives.",
         icon=":material/hourglass_top:",
     )
