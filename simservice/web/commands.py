@@ -357,8 +357,11 @@ def conditions_command(run: Sequence[str], mine: Sequence[str], replications: in
     (its years, its warm-up and its event log, which the children's stories are read from).
     """
     named = {arg.partition("=")[0] for arg in run}
-    length = [f"run.{key}={_literal(value)}" for key, value in demonstration_file()["run"].items()
-              if key != "replications" and f"run.{key}" not in named]  # fmt: skip
+    length = [
+        f"run.{key}={_literal(value)}"
+        for key, value in demonstration_file()["run"].items()
+        if key not in ("replications", "jobs") and f"run.{key}" not in named
+    ]  # fmt: skip (jobs: EVERY_CORE)
     scenarios = f"scenarios={{{GOOD}:{{}},{YOURS}:{scenario_differences(mine)}}}"
     args = (*run, *length, *good_args(), "handout=true", scenarios, EVERY_CORE)
     return Command(args, (GOOD, YOURS), replications, "handout.html")
