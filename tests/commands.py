@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 #: The trainer's demonstration made small: each step 2 replications of a year (after the experiment's warm-up).
-SMALL_DEMONSTRATION = ("experiment=latent_conditions", "run.replications=2", "run.years=1", "run.progress=false")
+SMALL_DEMONSTRATION = (
+    "experiment=latent_conditions",
+    "run.replications=2",
+    "run.years=1",
+    "run.progress=false",
+    "run.jobs=1",  # the tests already use every core
+)
 
 
 def simservice(*args: str, cwd: Path, module: str = "simservice", **kwargs) -> subprocess.CompletedProcess:

@@ -65,7 +65,14 @@ def test_with_every_condition_good_the_missed_rate_is_the_base_rate(every_good):
     assert abs(missed.mean() - expected) < half + 0.002
 
 
-@pytest.mark.parametrize("condition", ["stress", "supervision_missed", "raised_threshold"])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "stress",
+        pytest.param("supervision_missed", marks=pytest.mark.slow),
+        pytest.param("raised_threshold", marks=pytest.mark.slow),
+    ],
+)
 def test_each_condition_alone_raises_missed_risks(every_good, condition):
     """All good but one condition: the same children (common random numbers) miss more; paired across replications."""
     others = [c for c in CONDITIONS if c != condition]
