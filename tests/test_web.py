@@ -57,6 +57,17 @@ def tiny(at: AppTest, page_name: str) -> AppTest:
     return at.run()
 
 
+def _setter(at, touched: set):
+    """Set a control by its key, note it as touched, and rerun the page."""
+
+    def set_(kind: str, key: str, value) -> None:
+        getattr(at, kind)(key=key).set_value(value)
+        touched.add(key)
+        at.run()
+
+    return set_
+
+
 def shown_command(at: AppTest) -> str:
     return at.code[0].value
 
@@ -89,10 +100,7 @@ def test_every_planner_control_changes_the_command():
     assert shown_command(at) == "simservice run.replications=5 run.jobs=-1"  # the default: nothing to compare
     touched = set()
 
-    def set_(kind: str, key: str, value) -> None:
-        getattr(at, kind)(key=key).set_value(value)
-        touched.add(key)
-        at.run()
+    set_ = _setter(at, touched)
 
     set_("slider", "planner.teams", 3)
     set_("slider", "planner.workers_per_team", 5)
@@ -406,10 +414,7 @@ def test_every_trainer_control_changes_the_command():
     assert [e.value for e in at.error] == ["Your conditions are the good ones: move a slider first."]
     touched = {"trainer.run"}
 
-    def set_(kind: str, key: str, value) -> None:
-        getattr(at, kind)(key=key).set_value(value)
-        touched.add(key)
-        at.run()
+    set_ = _setter(at, touched)
 
     set_("slider", "trainer.workers_per_team", 5)
     set_("slider", "trainer.referrals_per_year", 3000)
