@@ -102,8 +102,8 @@ def steps_figure(results: dict[str, Results], title: str) -> Figure:
     colours = ["#3a7d44" if i == 0 else "#b23a48" if i == len(names) - 1 else "#d9a441" for i in x]
     ax.bar(x, means, color=colours)
     ax.errorbar(x, means, yerr=[np.subtract(means, lows), np.subtract(highs, means)], fmt="none", color="black", lw=1)
-    for i, m in enumerate(means):
-        ax.text(i, m, f"{m:.0f}", ha="center", va="bottom", fontsize=10, fontweight="bold")
+    for i, (m, top) in enumerate(zip(means, highs, strict=True)):  # above the interval, so the two stay apart
+        ax.text(i, top if top == top else m, f"{m:.1f}", ha="center", va="bottom", fontsize=10, fontweight="bold")
     ax.set_xticks(x, [n.replace("_", " ") for n in names])
     ax.set_ylabel("missed risks per 1,000 assessments")
     ax.set_title(f"{title}\nthe same children, the same people: one latent condition added at each step", fontsize=10)
