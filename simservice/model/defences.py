@@ -92,7 +92,6 @@ class Defences:
     def __init__(self, risk: RiskConfig):
         self.risk = risk  # (a dated change replaces it)
         self.passages: list[Passage] = []
-        self.missed: list[tuple[float, int, str]] = []  # (day, case, the last layer it got through)
         self._effects, self._risk_of_effects = effects(risk), risk
 
     def risky_share(self, urgent: bool) -> float:
@@ -108,7 +107,3 @@ class Defences:
         conditions = tuple(float(met.get(c, 0.0)) for c in CONDITIONS)
         self.passages.append(Passage(case, layer, day, draw, base_hole(self.risk, layer), size, through, conditions))
         return through
-
-    def miss(self, case: int, day: float, layer: str) -> None:
-        """The child got through every layer it met: a missed risk."""
-        self.missed.append((day, case, layer))

@@ -599,7 +599,7 @@ class Pathway:
                 self.move(case, CLOSED_AT_FRONT_DOOR, "raised_threshold" if raised else "front_door")
                 self.closed_at_front_door.append(case)
                 if case.risky:
-                    self._missed(case, layer.FRONT_DOOR)
+                    self._missed(case)
                 self.closed(case)
                 return
         team = self.open_teams[bisect_right(self._route_bounds, case.area_draw)]
@@ -729,11 +729,10 @@ class Pathway:
             case.caught_at = at
         return through
 
-    def _missed(self, case: Case, at: str) -> None:
+    def _missed(self, case: Case) -> None:
         """The risk got through every layer the child met; sometimes a serious incident follows (illustrative)."""
         case.missed, case.missed_day = True, self.env.now
         case.serious_incident = case.checks[-1] < self.config.risk.serious_incident_probability
-        self.defences.miss(case.id, self.env.now, at)
 
     def _waiting_and_assessment(self, case: Case) -> None:
         """An assessed risky child has met two layers: the wait unallocated, and the worker who assessed them."""
@@ -761,7 +760,7 @@ class Pathway:
         missed = 0.0 if worker is None else worker.supervision_missed
         if self._through(case, layer.OVERSIGHT, {"supervision_missed": missed, "sign_off_pressure": waiting}):
             case.not_in_need = True
-            self._missed(case, layer.OVERSIGHT)
+            self._missed(case)
 
     # -- downstream: the long-term teams -----------------------------------------------------------
     def _handover_due(self, case: Case) -> None:
