@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from simservice.config import Config, ManagersConfig
+from simservice.model.clock import Alarm, call_in
 from simservice.model.streams import Streams
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class Manager:
         self.recruiting = False
         self.queue: deque[Case] = deque()  # completed assessments waiting for sign-off, in order
         self._busy = False  # signing one off now
+        self._signing = 0.0  # the hours of the sign-off in hand
         # The month's account, in hours.
         self.sign_off_hours = 0.0
         self.allocations = 0
@@ -145,13 +147,13 @@ class Manager:
         if rate <= 0:
             return  # until someone is in post again
         self._busy = True
-        hours = self.managers.config.sign_off_hours * self.sign_off_times.next()
-        self.env.timeout(hours / rate).callbacks.append(lambda _event: self._signed(hours))
+        self._signing = hours = self.managers.config.sign_off_hours * self.sign_off_times.next()
+        call_in(self.env, hours / rate, self._signed)
 
-    def _signed(self, hours: float) -> None:
+    def _signed(self, _alarm: Alarm) -> None:
         """The oldest assessment is signed off, at the pace the manager's time allowed when it was begun."""
         self._busy = False
-        self.sign_off_hours += hours
+        self.sign_off_hours += self._signing
         if self.queue:
             self.managers.pathway.signed_off(self.queue.popleft())
         self._nudge()

@@ -37,6 +37,7 @@ import simpy
 
 from simservice.config import ASSESSMENT_LIMIT_DAYS, Config
 from simservice.model import defences as layer
+from simservice.model.clock import Alarm, call_in, call_soon
 from simservice.model.defences import Defences
 from simservice.model.demand import ElapsedTime, Workload
 from simservice.model.streams import ReferralStreams, return_key
@@ -253,7 +254,7 @@ class Diary:
         self._later_days: list[int] = []  # a heap of the keys of ``_later``
         self._added = 0
         self._timer_at = math.inf
-        self._timer = 0
+        self._alarm: Alarm | None = None  # the timer set for the earliest entry (an earlier one replaces it)
         self._busy = False
 
     def __len__(self) -> int:
@@ -286,14 +287,13 @@ class Diary:
         self._set(bucket[0][0])
 
     def _set(self, day: float) -> None:
-        self._timer += 1
-        timer, self._timer_at = self._timer, day
-        self.env.timeout(max(0.0, day - self.env.now)).callbacks.append(lambda _event: self._due(timer))
+        self._timer_at = day
+        self._alarm = call_in(self.env, max(0.0, day - self.env._now), self._due)
 
-    def _due(self, timer: int) -> None:
-        if timer != self._timer:
+    def _due(self, alarm: Alarm) -> None:
+        if alarm is not self._alarm:
             return  # an earlier entry came and set a timer of its own
-        heap, now, act = self.heap, self.env.now, self.act
+        heap, now, act = self.heap, self.env._now, self.act
         self._busy, self._timer_at = True, math.inf
         while heap and heap[0][0] <= now:
             act(heappop(heap)[2])
@@ -312,15 +312,16 @@ class FrontDoor:
         self.pathway = pathway
         self.queue: deque[Case] = deque()
         self._service_days: float | None = None
-        self._wake: simpy.Event | None = None
-        self._process: simpy.Process | None = None
+        self._started = False  # triage has had a capacity (decisions take time) at some point
+        self._idle = False  # nothing to decide: waiting to be nudged
         self.set_capacity(per_day)
 
     def set_capacity(self, per_day: float | None) -> None:
         """Triage capacity changes (a dated change); None: decisions are instant."""
         self._service_days = None if per_day is None else 1.0 / per_day
-        if self._service_days is not None and self._process is None:
-            self._process = self.env.process(self._triage())
+        if self._service_days is not None and not self._started:
+            self._started = True
+            call_soon(self.env, self._triage, urgent=True)
         self._nudge()
 
     def refer(self, case: Case) -> None:
@@ -331,21 +332,24 @@ class FrontDoor:
         self._nudge()
 
     def _nudge(self) -> None:
-        if self._wake is not None:
-            self._wake.succeed()
-            self._wake = None
+        if self._idle:
+            self._idle = False
+            call_soon(self.env, self._triage)
 
-    def _triage(self):
-        env, queue = self.env, self.queue
-        while True:
-            if not queue:
-                self._wake = env.event()
-                yield self._wake
-                continue
+    def _triage(self, _alarm: Alarm | None = None) -> None:
+        """Take the next referral in order (it is decided once its time is up), or wait to be nudged."""
+        queue = self.queue
+        while queue:
             if self._service_days is not None:
-                yield env.timeout(self._service_days)
-            if queue:
-                self.pathway.decide(queue.popleft())
+                call_in(self.env, self._service_days, self._decided)
+                return
+            self.pathway.decide(queue.popleft())
+        self._idle = True
+
+    def _decided(self, _alarm: Alarm) -> None:
+        if self.queue:
+            self.pathway.decide(self.queue.popleft())
+        self._triage()
 
 
 class Team:
@@ -427,7 +431,7 @@ class Pathway:
         self.queue = Level()  # cases waiting unallocated
         self.held = Level()  # cases on workers' caseloads
         self.queue_area_before = self.held_area_before = 0.0  # the integrals at the end of the warm-up
-        env.timeout(self.reported_from).callbacks.append(lambda _event: self._start_reporting())
+        call_in(env, self.reported_from, lambda _alarm: self._start_reporting())
         self.queue_joins = 0  # in the reported years
         self.queue_waits_ended = 0
         self.queue_wait_days = 0.0

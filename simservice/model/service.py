@@ -6,9 +6,9 @@ import gc
 import math
 
 import numpy as np
-import simpy
 
 from simservice.config import Config
+from simservice.model.clock import Alarm, Clock, call_in, call_soon
 from simservice.model.coping import Coping
 from simservice.model.demand import monthly_rates, referral_days, scenario_rates
 from simservice.model.managers import Managers
@@ -25,7 +25,7 @@ class Service:
     def __init__(self, config: Config, replication: int = 0):
         self.config = config
         self.replication = replication
-        self.env = simpy.Environment()
+        self.env = Clock()
         run = config.run
         streams = Streams(run.seed, replication)
         self.luck = ReferralStreams(run.seed, replication)
@@ -48,8 +48,11 @@ class Service:
         self.days = math.ceil(run.horizon_days)
         self.count = MorningCount(self, self.days)
         self._start_running(streams)
-        self.env.process(self._referrals())
-        self.env.process(self._working_days())
+        self._arriving = self._referral_rows()
+        self._due: tuple[float, int, list[float]] | None = None  # the next referral from outside
+        call_soon(self.env, self._next_referral, urgent=True)
+        self._day = 0  # the next working day's morning
+        call_soon(self.env, self._morning, urgent=True)
         if config.changes:
             self.env.process(dated_changes(self))
 
@@ -67,18 +70,23 @@ class Service:
         return self.pathway.teams
 
     # -- demand ------------------------------------------------------------------------------------
-    def _referrals(self):
-        """Referrals from outside arrive at the front door at their pre-drawn times, each with its own luck."""
-        env, pathway = self.env, self.pathway
+    def _referral_rows(self):
+        """Referrals from outside, in order: each one's pre-drawn day, its key and its own luck."""
         days = self._arrivals.tolist()
         block = 4096  # draws are made for a block of referrals at a time, keyed by their numbers
         for first in range(0, len(days), block):
             arriving = days[first : first + block]
             keys = referral_keys("new", len(arriving), first)
-            draws = self.luck.uniforms(keys).tolist()
-            for day, key, row in zip(arriving, keys.tolist(), draws, strict=True):
-                yield env.timeout(day - env.now)
-                pathway.refer(pathway.new_case(day, key, row))
+            yield from zip(arriving, keys.tolist(), self.luck.uniforms(keys).tolist(), strict=True)
+
+    def _next_referral(self, _alarm: Alarm) -> None:
+        """A referral from outside arrives at the front door at its pre-drawn time; the next one is booked."""
+        due, pathway = self._due, self.pathway
+        if due is not None:
+            pathway.refer(pathway.new_case(*due))
+        due = self._due = next(self._arriving, None)
+        if due is not None:
+            call_in(self.env, due[0] - self.env._now, self._next_referral)
 
     # -- starting state ----------------------------------------------------------------------------
     def _start_running(self, streams: Streams) -> None:
@@ -155,20 +163,21 @@ class Service:
             self.pathway.returns.add(float(back[number]), past)
 
     # -- the working day ---------------------------------------------------------------------------
-    def _working_days(self):
+    def _morning(self, _alarm: Alarm) -> None:
         """Each morning the service reads its pressure and copes, the managers review their queues, and a count.
 
         (The workforce has no daily round: its life events are scheduled from their hazards.)
         """
-        env, pathway = self.env, self.pathway
-        coping = self.coping
-        for day in range(self.days):
-            coping.morning()
-            pathway.near_deadlines(day)
-            for team in pathway.teams:
-                pathway.review(team)
-            self.count.morning(day)
-            yield env.timeout(1)
+        day, pathway = self._day, self.pathway
+        if day >= self.days:
+            return
+        self.coping.morning()
+        pathway.near_deadlines(day)
+        for team in pathway.teams:
+            pathway.review(team)
+        self.count.morning(day)
+        self._day = day + 1
+        call_in(self.env, 1, self._morning)
 
     def census(self) -> dict[str, list[int]]:
         """Where every referral is now, read from the places that hold them (for checking conservation)."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import simpy
 
 from simservice.config import Config, CopingConfig, WorkforceConfig
+from simservice.model.clock import Alarm, call_in, call_soon
 from simservice.model.pathway import Diary
 from simservice.model.streams import Streams
 
@@ -107,8 +108,9 @@ class Worker:
         self._current: Case | None = None
         self._current_since = 0.0
         self._current_rate = base_hours_per_day
-        self._wake: simpy.Event | None = None
-        self._process = env.process(self._casework())
+        self._timer: Alarm | None = None  # when the case in hand will be done, unless something changes first
+        self._idle = False  # nothing to work on: waiting to be nudged
+        call_soon(env, self._casework, urgent=True)  # starts on the caseload later this moment
 
     @property
     def load(self) -> int:
@@ -312,36 +314,40 @@ class Worker:
         self._nudge()
 
     def _nudge(self) -> None:
-        """Make the casework process look again at what to do: wake it if idle, interrupt it if working."""
-        if self._wake is not None:
-            self._wake.succeed()
-            self._wake = None
+        """Make the worker look again at what to do, later this moment: at once if idle, first thing if working."""
+        if self._idle:
+            self._idle = False
+            call_soon(self.env, self._casework)
         elif self._current is not None:
             # Book the hours worked on the case in hand now, before anyone else touches it.
             case = self._current
-            worked = (self.env.now - self._current_since) * self._current_rate
+            worked = (self.env._now - self._current_since) * self._current_rate
             case.hours_left = max(0.0, case.hours_left - worked)
-            self._current = None
-            self._process.interrupt()
+            self._current = self._timer = None
+            call_soon(self.env, self._casework, urgent=True)
 
-    def _casework(self):
-        """Work on the first case in order until its hours are done or something changes."""
-        env, work = self.env, self._work
-        while not self.gone:
-            if self.absent or not work:
-                self._wake = env.event()
-                yield self._wake
-                continue
-            case = work[0].case
-            self._current, self._current_since, self._current_rate = case, env.now, self.hours_per_day
-            try:
-                yield env.timeout(case.hours_left / self._current_rate)
-            except simpy.Interrupt:
-                continue  # _nudge has booked the hours worked
-            heappop(work)
-            case.hours_left = 0.0
-            self._current = None
-            self.pathway.hours_done(case)
+    def _casework(self, _alarm: Alarm | None = None) -> None:
+        """Work on the first case in order until its hours are done or something changes (``_nudge``)."""
+        if self.gone:
+            return
+        work = self._work
+        if self.absent or not work:
+            self._idle = True
+            return
+        case = work[0].case
+        self._current, self._current_since, self._current_rate = case, self.env._now, self.hours_per_day
+        self._timer = call_in(self.env, case.hours_left / self._current_rate, self._hours_worked)
+
+    def _hours_worked(self, alarm: Alarm) -> None:
+        """The case in hand has had its hours, unless the worker was nudged since (then this timer is stale)."""
+        if alarm is not self._timer:
+            return
+        case = self._current
+        heappop(self._work)
+        case.hours_left = 0.0
+        self._current = self._timer = None
+        self.pathway.hours_done(case)
+        self._casework()
 
 
 class Post:
