@@ -10,6 +10,7 @@ KPIs, files and figures are made from.
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -100,8 +101,14 @@ class MorningCount:
     def __init__(self, service: Service, days: int):
         self.service = service
         self.daily = {name: np.zeros(days) for name in DAILY_COLUMNS}
-        self.caseloads: list[tuple[int, int, float]] = []
+        # (day, caseload, stress, worker) of every worker at work each morning, four numbers a row: a flat
+        # array of floats, not a tuple a row, as it grows by a row per worker per day (about 1.2 KiB a referral).
+        self.caseloads = array("d")
         self.team_days: dict[int, list[float]] = {}  # team -> [days counted, sum of the team's mean caseload]
+
+    def rows(self) -> np.ndarray:
+        """The worker-day rows as a table of floats (day, caseload, stress, worker), sharing the count's memory."""
+        return np.frombuffer(self.caseloads, dtype=float).reshape(-1, 4)
 
     def morning(self, day: int) -> None:
         """The morning count: queues, caseloads, who is in post, off sick, and how stressed."""
@@ -148,7 +155,7 @@ class MorningCount:
                 off_sick += 1
             else:
                 loads.append(load)
-                self.caseloads.append((day, load, worker_stress, worker.id))
+                self.caseloads.extend((day, load, worker_stress, worker.id))
         if loads:
             loads.sort()
             daily["caseload_mean"][day] = sum(loads) / len(loads)
@@ -210,7 +217,7 @@ def replication_result(service: Service) -> ReplicationResult:
         service.replication,
         case_table(service),
         daily_table(service),
-        np.array(service.count.caseloads, dtype=float).reshape(-1, 4),
+        service.count.rows(),
         staff_table(service),
         pd.DataFrame(pathway.transfer_log, columns=["day", "case_id", "from_worker", "to_worker", "reason"]),
         reported_totals(service),
@@ -387,7 +394,7 @@ def case_table(service: Service) -> pd.DataFrame:
 
 def _days_at_work(service: Service) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each worker's reported working days at work, and their mean caseload and stress over them (NaN: none)."""
-    rows = np.array(service.count.caseloads, dtype=float).reshape(-1, 4)
+    rows = service.count.rows()
     rows = rows[rows[:, 0] >= service.config.run.warmup_days]
     who, n = rows[:, 3].astype(np.int64), len(service.workforce.staff)
     days = np.bincount(who, minlength=n).astype(float)
