@@ -19,7 +19,8 @@ from functools import cache
 
 import numpy as np
 
-_BLOCK = 1024
+_BLOCK = 1024  # the most drawn at once
+_FIRST_BLOCK = 16  # a stream's first draw: most streams (a post's sickness, say) need few numbers a run
 
 
 @cache
@@ -29,20 +30,27 @@ def stream_key(name: str) -> int:
 
 
 class Stream:
-    """Hands out one standard variate at a time from numpy blocks: fast and in a fixed order."""
+    """Hands out one standard variate at a time from numpy blocks: fast and in a fixed order.
 
-    __slots__ = ("_rng", "_draw", "_block", "_i")
+    Blocks double from 16 numbers to 1024, so the many streams that draw little hold little;
+    numpy draws a block's numbers in turn, so the sequence is the same whatever the blocks.
+    """
+
+    __slots__ = ("_rng", "_draw", "_block", "_i", "_size")
 
     def __init__(self, rng: np.random.Generator, draw):
         self._rng = rng
         self._draw = draw
         self._block: list[float] = []
         self._i = 0
+        self._size = _FIRST_BLOCK
 
     def next(self) -> float:
         i = self._i
         if i == len(self._block):
-            self._block = self._draw(self._rng, _BLOCK).tolist()
+            size = self._size
+            self._block = self._draw(self._rng, size).tolist()
+            self._size = min(2 * size, _BLOCK)
             i = 0
         self._i = i + 1
         return self._block[i]
