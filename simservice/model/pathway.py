@@ -94,15 +94,6 @@ class Waiting(NamedTuple):
     case: Case
 
 
-class Ranked(NamedTuple):
-    """A worker's place in the team's least-loaded order (stale once the worker's stamp moves on)."""
-
-    load: float  # cases over the worker's protected share
-    worker_id: int
-    stamp: int
-    worker: Worker
-
-
 class Case:
     """One referral of one child, its own luck (drawn when referred), and what has happened to it so far."""
 
@@ -363,7 +354,9 @@ class Team:
         self.queue: list[Waiting] = []  # a heap
         self.waiting = Level()  # the queue's length over time
         self.waiting_before = 0.0  # its integral at the end of the warm-up
-        self._by_load: list[Ranked] = []  # a heap: the fewest cases first
+        # A heap of (cases over the worker's protected share, worker id, stamp, worker), the fewest first; an entry
+        # is stale once the worker's stamp moves on. (Plain tuples: this is pushed to on every move of a case.)
+        self._by_load: list[tuple[float, int, int, Worker]] = []
 
     def set_policy(self, cap: int | None, override_after: float | None, ceiling: int) -> None:
         """The caseload cap and the over-cap override; a dated change can move them."""
@@ -373,11 +366,13 @@ class Team:
 
     def refresh(self, worker: Worker) -> None:
         """A worker's caseload or availability changed: their place in the least-loaded order follows."""
-        worker.stamp += 1
-        if worker.available and worker.team == self.id:
-            heappush(self._by_load, Ranked(worker.load / worker.cap_share, worker.id, worker.stamp, worker))
-            if len(self._by_load) > 4 * len(self.workers) + 32:  # drop stale entries now and then
-                self._by_load = [entry for entry in self._by_load if entry.stamp == entry.worker.stamp]
+        stamp = worker.stamp = worker.stamp + 1
+        if not worker.absent and not worker.gone and worker.team == self.id:
+            load = len(worker.caseload) + len(worker.held)
+            heap = self._by_load
+            heappush(heap, (load / worker.cap_share, worker.id, stamp, worker))
+            if len(heap) > 4 * len(self.workers) + 32:  # drop stale entries now and then
+                self._by_load = [entry for entry in heap if entry[2] == entry[3].stamp]
                 heapify(self._by_load)
 
     def least_loaded(self, limit: float) -> Worker | None:
@@ -439,7 +434,7 @@ class Pathway:
     # -- the one writer ----------------------------------------------------------------------------
     def move(self, case: Case, target: str, reason: str, worker: Worker | None = None, team: int | None = None):
         """Move a case to ``target`` (held by ``worker``, in ``team``), keep the totals and log the move."""
-        now = self.env.now
+        now = self.env._now
         source, old = case.state, case.worker
         new = None if worker is None else worker.id
         if new == old and new is not None:
@@ -455,17 +450,21 @@ class Pathway:
             if self.events is not None:
                 self.events.append(Move(now, case.id, source, target, new, reason))
             return
+        held = self.held
         if old is not None:
             holder = self.staff[old]
             holder.drop(case)
             self.teams[holder.team].refresh(holder)
-            self.held.change(now, -1)
+            held.area += held.count * (now - held.since)  # (Level.change, written out: every move comes here)
+            held.since = now
+            held.count -= 1
         if source == UNALLOCATED:
             self.teams[case.team].waiting.change(now, -1)
         if source != target:
+            in_state = self.in_state
             if source != REFERRED:
-                self.in_state[source] -= 1
-            self.in_state[target] += 1
+                in_state[source] -= 1
+            in_state[target] += 1
             if source == UNALLOCATED:
                 self._left_queue(case, now)
             elif target == UNALLOCATED:
@@ -486,7 +485,9 @@ class Pathway:
             if new != case.last_worker:
                 case.workers += 1
                 case.last_worker = new
-            self.held.change(now, 1)
+            held.area += held.count * (now - held.since)
+            held.since = now
+            held.count += 1
             if target == ALLOCATED:
                 if case.allocated != case.allocated:  # the first allocation (NaN before)
                     case.allocated = now
@@ -503,7 +504,7 @@ class Pathway:
 
     def _start_reporting(self) -> None:
         """The warm-up ends: the running totals of the reported years start here."""
-        now = self.env.now
+        now = self.env._now
         self.queue_area_before = self.queue.area_at(now)
         self.held_area_before = self.held.area_at(now)
         for team in self.teams:
@@ -580,17 +581,17 @@ class Pathway:
         else:
             p, mean_days = demand.rereferral_probability, demand.rereferral_mean_days
         if case.return_draw < p:
-            self.returns.add(self.env.now + mean_days * case.return_delay, case)
+            self.returns.add(self.env._now + mean_days * case.return_delay, case)
 
     def rerefer(self, previous: Case | PastReferral) -> None:
         """The child comes back: a new referral whose luck is keyed by the one before it."""
         key = return_key(previous.key)
-        self.refer(self.new_case(self.env.now, key, self.luck.row(key), previous=previous))
+        self.refer(self.new_case(self.env._now, key, self.luck.row(key), previous=previous))
 
     # -- front door and routing --------------------------------------------------------------------
     def decide(self, case: Case) -> None:
         """The front door's decision: close (no further action, early help) or send to the area's team."""
-        now = case.decided = self.env.now
+        now = case.decided = self.env._now
         reason = "referred_on"
         if case.front_door_draw < self.closure_share:
             raised = case.front_door_draw >= self.config.policy.front_door_closure_share
@@ -645,7 +646,7 @@ class Pathway:
         """The manager's daily look at the queue: cases waiting too long go over the cap."""
         if team.override_after is None or not team.queue:
             return
-        now = self.env.now
+        now = self.env._now
         overdue = sorted(entry for entry in team.queue if now - entry.referred >= team.override_after)
         if not overdue:
             return
@@ -667,7 +668,7 @@ class Pathway:
     def hours_done(self, case: Case) -> None:
         """Casework is done; the assessment closes once the visits and checks have had their minimum days."""
         due = case.allocated + case.min_days
-        if due - self.env.now > 1e-9:
+        if due - self.env._now > 1e-9:
             self.completions.add(due, (case, case.epoch))
         else:
             self._complete(case)
@@ -679,7 +680,7 @@ class Pathway:
 
     def _complete(self, case: Case) -> None:
         """The casework is done: the manager signs it off (at once, when managers have unlimited time)."""
-        case.assessed = self.env.now
+        case.assessed = self.env._now
         if case.risky and case.caught_at is None:
             self._waiting_and_assessment(case)
         managers = self.managers
@@ -693,19 +694,19 @@ class Pathway:
     def signed_off(self, case: Case) -> None:
         """An assessment is completed: the child is closed or waits for a long-term team."""
         worker = None if case.worker is None else self.staff[case.worker]
-        case.completed = self.env.now
+        case.completed = self.env._now
         self.completed.append(case)
         if case.risky and case.caught_at is None:
             self._oversight(case, worker)
         if case.not_in_need:
-            case.moved_on = self.env.now
+            case.moved_on = self.env._now
             self.move(case, COMPLETED, NOT_IN_NEED)
             self.closed(case)
         else:
             self.move(case, AWAITING_LONG_TERM, PLAN, worker=worker, team=case.team)
             self.awaiting_long_term[case.id] = case
             # The hand-over is due whoever holds the child by then (a transfer does not restart it).
-            self.handovers.add(self.env.now + self.config.service.handover_days, case)
+            self.handovers.add(self.env._now + self.config.service.handover_days, case)
         self.allocate(self.teams[case.team if worker is None else worker.team])
 
     # -- rushed work -------------------------------------------------------------------------------
@@ -723,19 +724,19 @@ class Pathway:
             if worker.absent or worker.load < coping.rush_from_caseload_share * manageable:
                 continue
             worker.rush(case, coping.rush_hours_cut_share)
-            self.rushed_days.append(self.env.now)
+            self.rushed_days.append(self.env._now)
 
     # -- the layers of defence a risky child meets (model/defences.py) ----------------------------------
     def _through(self, case: Case, at: str, met: dict[str, float]) -> bool:
         """The child meets a layer with its own draw: True if the risk gets through; else the layer caught it."""
-        through = self.defences.through(case.id, at, self.env.now, case.checks[layer.LAYERS.index(at)], met)
+        through = self.defences.through(case.id, at, self.env._now, case.checks[layer.LAYERS.index(at)], met)
         if not through:
             case.caught_at = at
         return through
 
     def _missed(self, case: Case) -> None:
         """The risk got through every layer the child met; sometimes a serious incident follows (illustrative)."""
-        case.missed, case.missed_day = True, self.env.now
+        case.missed, case.missed_day = True, self.env._now
         case.serious_incident = case.checks[-1] < self.config.risk.serious_incident_probability
 
     def _waiting_and_assessment(self, case: Case) -> None:
@@ -778,10 +779,12 @@ class Pathway:
             case = self._ready_to_move.popleft()
             del self.awaiting_long_term[case.id]
             team = None if case.worker is None else self.teams[self.staff[case.worker].team]
-            case.moved_on = self.env.now
+            case.moved_on = self.env._now
             self.move(case, COMPLETED, "long_term_team")
             self.long_term_children += 1
-            self.long_term_exits.add(self.env.now + self.config.service.long_term_mean_days * case.long_term_stay, case)
+            self.long_term_exits.add(
+                self.env._now + self.config.service.long_term_mean_days * case.long_term_stay, case
+            )
             if team is not None:
                 self.allocate(team)
 
@@ -793,7 +796,7 @@ class Pathway:
     # -- transfers ---------------------------------------------------------------------------------
     def transfer_all(self, worker: Worker, reason: str) -> None:
         """Every case a worker holds is transferred: to a colleague with room, else back to the queue, urgent first."""
-        workforce, now = self.config.workforce, self.env.now
+        workforce, now = self.config.workforce, self.env._now
         team = self.teams[worker.team]
         if not team.open:  # the worker's team was cut: its successor takes the cases
             team = self.open_teams[team.id % len(self.open_teams)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from heapq import heapify, heappop, heappush
 from math import exp
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import simpy
 
@@ -36,15 +36,6 @@ def _leaving_rates(w: WorkforceConfig) -> dict[str, float]:
         NEWLY_QUALIFIED: w.leaving_per_year_newly_qualified,
         AGENCY: w.leaving_per_year_agency,
     }
-
-
-class Work(NamedTuple):
-    """An assessment on a worker's list, in the order they work: urgent first, then the earliest deadline."""
-
-    priority: int
-    deadline: float
-    case_id: int
-    case: Case
 
 
 class Worker:
@@ -104,7 +95,9 @@ class Worker:
         self._unpaid_since = env.now
         self.surge = False  # an agency worker above the establishment
         self.pathway = pathway
-        self._work: list[Work] = []  # a heap of the assessments with hours still to do
+        # A heap of the assessments with hours still to do, in the order they are worked: urgent first, then the
+        # earliest deadline, as (priority, deadline, case id, case).
+        self._work: list[tuple[int, float, int, Case]] = []
         self._current: Case | None = None
         self._current_since = 0.0
         self._current_rate = base_hours_per_day
@@ -125,7 +118,7 @@ class Worker:
     # -- stress --------------------------------------------------------------------------------------
     def stress_now(self) -> float:
         """Stress today, read off its curve; a burnout episode begins where the curve crosses the threshold."""
-        now = self.env.now
+        now = self.env._now
         since = self.stress_since
         start = self.stress
         if since == now:
@@ -174,7 +167,7 @@ class Worker:
 
     def _book_unpaid(self) -> None:
         """Unpaid hours worked since the last change, counted once the warm-up is over."""
-        now = self.env.now
+        now = self.env._now
         start = max(self._unpaid_since, self._reported_from)
         if self.unpaid_share and now > start:
             self.unpaid_hours += self.unpaid_share * self.base_hours_per_day * (now - start)
@@ -220,7 +213,7 @@ class Worker:
 
     def new_to_the_job(self, agency_days: float) -> bool:
         """In the first (ASYE) year after qualifying, or an agency worker in their first ``agency_days`` here."""
-        in_post = self.env.now - self.started
+        in_post = self.env._now - self.started
         if self.contract == NEWLY_QUALIFIED:
             return in_post < self.rules.newly_qualified_days
         return self.contract == AGENCY and in_post < agency_days
@@ -232,7 +225,7 @@ class Worker:
         self.feel()
         if case.hours_left <= 0:
             return
-        heappush(self._work, Work(case.priority, case.deadline, case.id, case))
+        heappush(self._work, (case.priority, case.deadline, case.id, case))
         current = self._current
         if current is None or (case.priority, case.deadline, case.id) < (
             current.priority,
@@ -271,7 +264,7 @@ class Worker:
             self._nudge()
         work = self._work
         for i, entry in enumerate(work):
-            if entry.case_id == case.id:
+            if entry[2] == case.id:
                 work[i] = work[-1]
                 work.pop()
                 heapify(work)
@@ -296,7 +289,7 @@ class Worker:
                 self._nudge()
 
     def go_off(self) -> None:
-        self.absent, self.absent_since = True, self.env.now
+        self.absent, self.absent_since = True, self.env._now
         self.episode += 1
         self._nudge()
         self.feel()
@@ -334,7 +327,7 @@ class Worker:
         if self.absent or not work:
             self._idle = True
             return
-        case = work[0].case
+        case = work[0][3]
         self._current, self._current_since, self._current_rate = case, self.env._now, self.hours_per_day
         self._timer = call_in(self.env, case.hours_left / self._current_rate, self._hours_worked)
 
