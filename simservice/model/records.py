@@ -100,7 +100,8 @@ class MorningCount:
 
     def __init__(self, service: Service, days: int):
         self.service = service
-        self.daily = {name: np.zeros(days) for name in DAILY_COLUMNS}
+        # Python lists, made arrays with the tables: setting a list's item costs a third of an array's.
+        self.daily = {name: [0.0] * days for name in DAILY_COLUMNS}
         # (day, caseload, stress, worker) of every worker at work each morning, four numbers a row: a flat
         # array of floats, not a tuple a row, as it grows by a row per worker per day (about 1.2 KiB a referral).
         self.caseloads = array("d")
@@ -455,7 +456,7 @@ def daily_table(service: Service) -> pd.DataFrame:
     # Supervision given in the month that ended on the day (the last month's share, carried forward).
     table["supervision_given_pct"] = pd.Series(given).ffill().to_numpy()
     for name in DAILY_COLUMNS:
-        table[name] = service.count.daily[name]
+        table[name] = np.array(service.count.daily[name], dtype=float)
     counts = [
         "awaiting_triage",
         "unallocated",
