@@ -160,8 +160,10 @@ class Manager:
 
     def sign_off_rate(self) -> float:
         """Hours a day for sign-off: all the manager's time, or what supervision leaves when sign-off slips first."""
-        hours = self.hours_per_day()
         m = self.managers.config
+        # hours_per_day() written out, as every sign-off asks
+        presence = m.vacant_cover_share if self.holder == VACANT else 1.0
+        hours = (m.hours_per_week or 0.0) / WEEK_DAYS * (1.0 - m.other_duties_share) * presence
         if m.first_to_slip == "sign_off":
             workers = len(self.managers.team_workers(self.team))
             hours -= m.supervision_hours_per_worker_month * workers / self.managers.days_per_month

@@ -133,30 +133,33 @@ class MorningCount:
         agency_worked = surge_worked = 0.0
         cases_held = 0
         in_post = service.workforce.staff_in_post()
+        record = self.caseloads.extend
         for worker in in_post:
-            load = len(worker.caseload) + len(worker.held)
-            allocated += len(worker.caseload)
+            in_hand = len(worker.caseload)
+            load = in_hand + len(worker.held)
+            allocated += in_hand
             worker_stress = worker.stress_now()
             stress += worker_stress
-            heads[worker.contract] += 1
-            fte_by[worker.contract] += worker.fte
-            if worker.contract == AGENCY:
-                agency_fte += worker.fte
-                if not worker.absent:  # an agency worker is paid for the days worked
+            contract, fte, absent = worker.contract, worker.fte, worker.absent
+            heads[contract] += 1
+            fte_by[contract] += fte
+            if contract == AGENCY:
+                agency_fte += fte
+                if not absent:  # an agency worker is paid for the days worked
                     if worker.surge:
-                        surge_worked += worker.fte
+                        surge_worked += fte
                     else:
-                        agency_worked += worker.fte
+                        agency_worked += fte
             else:
-                employees_fte += worker.fte
+                employees_fte += fte
             if load:
-                holder_fte += worker.fte
+                holder_fte += fte
                 cases_held += load
-            if worker.absent:
+            if absent:
                 off_sick += 1
             else:
                 loads.append(load)
-                self.caseloads.extend((day, load, worker_stress, worker.id))
+                record((day, load, worker_stress, worker.id))
         if loads:
             loads.sort()
             daily["caseload_mean"][day] = sum(loads) / len(loads)
