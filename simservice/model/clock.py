@@ -23,7 +23,7 @@ class Alarm:
     _ok = True
 
     def __init__(self, callback):
-        self.callbacks = [callback]
+        self.callbacks = (callback,)
 
 
 def call_in(env: simpy.Environment, delay: float, callback) -> Alarm:
@@ -59,6 +59,9 @@ class Clock(simpy.Environment):
                 self._now, _, _, event = heappop(queue)
             except IndexError:
                 raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {stop}') from None
+            if event.__class__ is Alarm:  # most events: one callback, and nothing can have failed
+                event.callbacks[0](event)
+                continue
             if event is stop:
                 return None
             callbacks, event.callbacks = event.callbacks, None
