@@ -163,7 +163,11 @@ class Worker:
         self.stress_target = target
         self.stress_pace = self._rise_days if target > stress else self._recovery_days
         if self._slowing or self._unpaid is not None:
-            self.set_hours_per_day(self.base_hours_per_day * (1.0 - self._slowing * round(stress, 1)) * (1.0 + unpaid))
+            hours = self.base_hours_per_day * (1.0 - self._slowing * round(stress, 1)) * (1.0 + unpaid)
+            if hours != self.hours_per_day:  # (set_hours_per_day, written out: every move of a case comes here)
+                self.hours_per_day = hours
+                if self._current is not None:
+                    self._nudge()
 
     def _book_unpaid(self) -> None:
         """Unpaid hours worked since the last change, counted once the warm-up is over."""
