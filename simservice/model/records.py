@@ -169,9 +169,14 @@ class MorningCount:
         daily["permanent"][day] = heads[PERMANENT]
         daily["newly_qualified"][day] = heads[NEWLY_QUALIFIED]
         daily["agency"][day] = heads[AGENCY]
-        posts = service.workforce.active_posts
-        daily["vacant_posts"][day] = sum(1 for post in posts if post.worker is None)
-        daily["vacant_fte"][day] = service.config.service.fte * sum(1 for post in posts if post.employee is None)
+        vacant = without_employee = 0
+        for post in service.workforce.active_posts:
+            if post.worker is None:
+                vacant += 1
+            if post.employee is None:
+                without_employee += 1
+        daily["vacant_posts"][day] = vacant
+        daily["vacant_fte"][day] = service.config.service.fte * without_employee
         daily["off_sick"][day] = off_sick
         daily["in_post_fte"][day] = employees_fte
         daily["agency_fte"][day] = agency_fte
