@@ -370,6 +370,8 @@ class WorkforceConfig(Checked):
     agency_allowed: bool = setting()
     agency_max_share: float = share()
     agency_start_days: float = setting(0, CENTURY_DAYS)
+    # Standing agency: workers above the establishment the council keeps engaged, their FTE in all.
+    standing_agency_fte: float = setting(0, 100_000, default=0.0)
     # Newly qualified social workers: a protected caseload in their first year.
     newly_qualified_days: float = setting(0, CENTURY_DAYS)
     newly_qualified_caseload_share: float = share(low_open=True)
