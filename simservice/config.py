@@ -368,6 +368,7 @@ class WorkforceConfig(Checked):
     recruitment_failure_share: float = share(high_open=True)
     recruits_newly_qualified_share: float = share()
     agency_allowed: bool = setting()
+    agency_covers_vacancies: bool = setting(default=True)
     agency_max_share: float = share()
     agency_start_days: float = setting(0, CENTURY_DAYS)
     # Standing agency: workers above the establishment the council keeps engaged, their FTE in all.

@@ -211,7 +211,8 @@ def workforce_settings(
         "workforce.start_agency_share": 0.0,
         "workforce.start_vacant_share": vacancy,  # the warm-up starts at the council's rates
         "workforce.agency_allowed": True,
-        "workforce.agency_max_share": 0.0,  # vacancies are not covered: the standing agency does their work
+        "workforce.agency_covers_vacancies": False,  # the standing agency does the vacancies' work
+        "workforce.agency_max_share": 1.0,  # a cap that does not bind (a budget option may set one)
         "workforce.agency_start_days": AGENCY_START_DAYS,
         "workforce.standing_agency_fte": agency_fte / filled,
         "coping.agency_surge": False,

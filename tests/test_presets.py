@@ -64,7 +64,7 @@ def test_standing_agency_gives_the_council_s_agency_rate_when_the_vacancies_are_
     filled = 1 / (1 + presets.AGENCY_LEAVING_PER_DAY * settings["workforce.agency_start_days"])
     agency = settings["workforce.standing_agency_fte"] * filled
     assert 100 * agency / (agency + in_post) == pytest.approx(agency_pct, abs=0.01)
-    assert settings["workforce.agency_max_share"] == 0 and not settings["coping.agency_surge"]
+    assert not (settings["workforce.agency_covers_vacancies"] or settings["coping.agency_surge"])
 
 
 def test_an_unknown_council_lists_the_closest_names():

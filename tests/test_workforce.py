@@ -228,7 +228,7 @@ def test_newly_qualified_have_protected_caseloads():
 
 @pytest.fixture(scope="module")
 def standing():
-    """A year with 3.5 FTE of standing agency, no vacancy cover, and agency workers who leave often."""
+    """A year with 3.5 FTE of standing agency, no agency cover for empty posts, and agency workers who leave often."""
     config = load_config(
         [
             "run.years=1",
@@ -236,7 +236,7 @@ def standing():
             "run.progress=false",
             "service.fte=1.0",
             "workforce.start_agency_share=0",
-            "workforce.agency_max_share=0",
+            "workforce.agency_covers_vacancies=false",
             "workforce.standing_agency_fte=3.5",
             "workforce.leaving_per_year_agency=4.0",
             "coping.agency_surge=false",
@@ -292,7 +292,7 @@ def test_a_dated_change_ends_standing_agency_and_hands_their_children_on():
             "run.warmup_years=0",
             "run.progress=false",
             "workforce.start_agency_share=0",
-            "workforce.agency_max_share=0",
+            "workforce.agency_covers_vacancies=false",
             "workforce.standing_agency_fte=4",
             "workforce.leaving_per_year_agency=0",
             "coping.agency_surge=false",
@@ -348,3 +348,23 @@ def test_a_standing_agency_worker_starts_in_the_team_with_most_empty_posts(stand
     # At the start nobody's post was empty: the four went one to a team.
     first = result.staff[(result.staff.contract == "agency") & (result.staff.started_day == 0)]
     assert sorted(first.team) == [0, 1, 2, 3]
+
+
+def test_the_agency_share_caps_standing_agency_and_cover_together():
+    config = load_config(
+        [
+            "run.years=1",
+            "run.warmup_years=0",
+            "run.progress=false",
+            "service.fte=1.0",
+            "workforce.start_agency_share=0.125",  # three of the 24 posts covered at the start
+            "workforce.agency_max_share=0.2",  # at most 4.8 agency workers
+            "workforce.standing_agency_fte=4",
+            "coping.agency_surge=false",
+        ]
+    )
+    result = simulate(config, 0)
+    assert result.daily.agency.max() == 5 and (result.daily.agency <= 5).all()
+    standing = result.staff[(result.staff.contract == "agency") & (result.staff.post >= 24)]
+    # Two start at once (three covering posts, then a fourth and a fifth under 4.8), the rest as room is made.
+    assert (standing.started_day == 0).sum() == 2 and len(standing) > 2

@@ -434,7 +434,7 @@ class Workforce:
         self.burnouts: list[tuple[float, int]] = []
         self.agency_heads = 0  # running totals
         self.post_count = 0
-        self._awaiting_cover: list[Post] = []  # empty posts waiting for room under the agency share
+        self._awaiting_cover: list[Post] = []  # empty and standing posts waiting for room under the agency share
         self._candidates = Diary(env, self._candidate_due)  # candidate times of life events
         self._leaving_per_year = _leaving_rates(self.w)
         self.unsettled_until = -math.inf  # a restructure raises leaving until then
@@ -476,7 +476,7 @@ class Workforce:
             self.posts.append(post)
             self._streams.append(PostStreams(self._all_streams, post.id))
             self._standing.append(post)
-            if in_post_now:
+            if in_post_now and self._room_for_agency():
                 self._begin(self._start_standing(post))
         while len(self._standing) > wanted:
             post = self._standing.pop()
@@ -514,9 +514,13 @@ class Workforce:
         return worker
 
     def _replace_standing(self, post: Post) -> None:
-        """A standing agency worker starts in the post, if it is still kept and empty and agency is allowed."""
+        """A standing agency worker starts in the post, if it is still kept and empty and agency has room."""
         post.cover_due = False
         if post.deleted or post.worker is not None or not self.w.agency_allowed:
+            return
+        if not self._room_for_agency():
+            post.cover_due = True
+            self._awaiting_cover.append(post)
             return
         worker = self._start_standing(post)
         self._begin(worker)
@@ -672,7 +676,7 @@ class Workforce:
             worker.set_coping(self.config.coping, self.config.run.warmup_days)
         if contract == AGENCY:
             post.agency = worker
-            if not (post.surge or post.standing):
+            if not post.surge:
                 self.agency_heads += 1
         else:
             post.employee = worker
@@ -702,7 +706,7 @@ class Workforce:
             if post.surge:
                 self.surge_workers -= 1
                 post.deleted = True  # a surge post goes with its worker
-            elif not post.standing:
+            else:
                 self.agency_heads -= 1
         self.leavers.append((self.env.now, worker.id, worker.contract, worker.fte, reason))
         self.pathway.transfer_all(worker, reason)
@@ -748,21 +752,25 @@ class Workforce:
             self._ask_for_cover(post)
 
     def _ask_for_cover(self, post: Post) -> None:
-        if not self.w.agency_allowed:
-            return  # asked again if a dated change allows agency
+        if not (self.w.agency_allowed and self.w.agency_covers_vacancies):
+            return  # asked again if a dated change allows agency cover
         post.cover_due = True
         self.env.timeout(self.w.agency_start_days).callbacks.append(lambda _event: self._cover(post))
 
     def _cover(self, post: Post) -> None:
         """Agency cover starts, if the post is still empty and agency is under its share of posts."""
         post.cover_due = False
-        if post.deleted or post.worker is not None or not self.w.agency_allowed:
+        if post.deleted or post.worker is not None or not (self.w.agency_allowed and self.w.agency_covers_vacancies):
             return
-        if self.agency_heads < self.w.agency_max_share * self.post_count:
+        if self._room_for_agency():
             self.pathway.room_for(self._begin_agency(post))
         else:
             post.cover_due = True
             self._awaiting_cover.append(post)
+
+    def _room_for_agency(self) -> bool:
+        """Agency workers, covering posts or standing (not a surge), are under their share of the posts."""
+        return self.agency_heads < self.w.agency_max_share * self.post_count
 
     def _begin_agency(self, post: Post) -> Worker:
         worker = self._start(post, AGENCY)
@@ -774,8 +782,8 @@ class Workforce:
         waiting, self._awaiting_cover = self._awaiting_cover, []
         for post in waiting:
             post.cover_due = False
-            if not post.deleted and post.worker is None:
-                self._cover(post)  # it has waited its start days already
+            if not post.deleted and post.worker is None:  # it has waited its start days already
+                (self._replace_standing if post.standing else self._cover)(post)
 
     # -- life events -------------------------------------------------------------------------------
     def _rate(self, worker: Worker, event: int, stress: float) -> float:

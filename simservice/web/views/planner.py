@@ -94,7 +94,7 @@ def _settings(start: Settings) -> Settings:
             help="Off: no agency worker starts, neither cover for an empty post nor standing agency",
         )  # fmt: skip
         share = st.slider(
-            "Agency cover for empty posts at most (% of posts)", 0, 100, key=_key("agency_max_percent"),
+            "Agency at most (% of posts)", 0, 100, key=_key("agency_max_percent"),
             disabled=not agency,
         )  # fmt: skip
         standing = st.number_input(
