@@ -368,8 +368,11 @@ class WorkforceConfig(Checked):
     recruitment_failure_share: float = share(high_open=True)
     recruits_newly_qualified_share: float = share()
     agency_allowed: bool = setting()
+    agency_covers_vacancies: bool = setting(default=True)
     agency_max_share: float = share()
     agency_start_days: float = setting(0, CENTURY_DAYS)
+    # Standing agency: workers above the establishment the council keeps engaged, their FTE in all.
+    standing_agency_fte: float = setting(0, 100_000, default=0.0)
     # Newly qualified social workers: a protected caseload in their first year.
     newly_qualified_days: float = setting(0, CENTURY_DAYS)
     newly_qualified_caseload_share: float = share(low_open=True)

@@ -12,9 +12,11 @@ The method (the README's "A preset for every council" says why each step):
   long-term teams in proportion to the referrals and the plans they bring. DfE counts every
   children's social worker, not the assessment teams alone, so the council's workforce
   enters through its rates, not its size.
-- **The workforce turns over, stays vacant, is covered by agency and goes sick at the
+- **The workforce turns over, stays vacant, engages agency and goes sick at the
   council's published rates** (``workforce_settings``), and each worker's FTE is the
-  council's in-post FTE over its headcount.
+  council's in-post FTE over its headcount. Agency is standing agency above the
+  establishment, so that the council's agency rate is met whether DfE counted its agency
+  workers as covering vacancies or not (in 2019, 23 % of England's did not).
 
 A figure the council did not publish is England's for the year, and the scenario's name says so.
 ``la.name=England`` is a council of England's average size with England's rates.
@@ -133,57 +135,70 @@ def preset(name: str, year: int) -> dict[str, Any]:
     }
     settings.update(
         workforce_settings(
-            figures["turnover_pct"], figures["vacancy_pct"], figures["agency_pct"], figures["absence_pct"]
+            figures["turnover_pct"],
+            figures["vacancy_pct"],
+            figures["agency_pct"],
+            figures["absence_pct"],
+            sum(posts),
+            settings["service.fte"],
+            referrals * (1 - closed) / (sum(posts) * ACCEPTED_PER_POST),
         )
     )
     return settings
 
 
-#: The model's turnover for each unit of the factor on the leaving hazards: a base, plus the stress that
-#: vacant posts (agency churn) and empty posts (no one at all) bring. Fitted on 36 runs of the default
-#: (30 replications x 5 years each, 2026-12-01) across the councils' published ranges.
+#: The model's turnover for each unit of the factor on the leaving hazards: a base, plus the stress that vacant
+#: posts and posts whose work nobody does bring to a service as loaded as the default. Fitted on 36 runs of the
+#: default (30 replications x 5 years each, 2026-12-01) across the councils' published ranges.
 TURNOVER_BASE, TURNOVER_PER_VACANCY, TURNOVER_PER_EMPTY = 0.137, 0.101, 0.126
-#: Surge agency (the coping response, above the establishment, which DfE's agency rate counts) for each post:
-#: a base, plus more where posts are empty and where turnover is high. Fitted on the same runs.
-SURGE_BASE, SURGE_PER_EMPTY, SURGE_PER_TURNOVER = 0.018, 0.381, 0.125
-#: Agency workers leave about once a year, more under stress (1 x (1 + the default's mean stress 0.27)): each
-#: leaving reopens a gap in cover. A day's chance.
-AGENCY_LEAVING_PER_DAY = 1.27 / YEAR_DAYS
+#: The same base with no stress at all: the Isles of Scilly's preset of 2019 (one post for 16 referrals a year,
+#: 48 replications, 2026-12-01). A service less loaded than the default's has a base between the two.
+TURNOVER_BASE_UNSTRESSED = 0.127
+#: Agency workers leave about once a year, more under stress (1 x (1 + the default's mean stress 0.27)), and
+#: the next starts ``AGENCY_START_DAYS`` later: the share of the time a standing agency post is filled is
+#: 1 / (1 + that leaving a day x those days).
+AGENCY_LEAVING_PER_DAY, AGENCY_START_DAYS = 1.27 / YEAR_DAYS, 10.0
 #: Absence x / (1 + x) for a factor x on the sickness rates, with x = factor x this (fitted on four seeds).
 ABSENCE_PER_FACTOR = 0.040
 #: The default's share of recruitment campaigns that fail, kept: the mean time to fill is then twice a campaign.
 FAILED_CAMPAIGNS = 0.5
-#: What the presets' services land at for each unit aimed at, turnover, vacancy and agency: the medians over
-#: every council of 2019 (``python -m simservice.validate``, 2026-12-01), run with the constants above, which
-#: were fitted at the default's size and pressure. The mapping aims that much higher.
-TURNOVER_LANDS, VACANCY_LANDS, AGENCY_LANDS = 0.95, 0.91, 0.88
 
 
-def workforce_settings(turnover_pct: float, vacancy_pct: float, agency_pct: float, absence_pct: float) -> dict:
-    """Workforce settings whose turnover, vacancy, agency and absence rates come out near the published ones.
+def workforce_settings(
+    turnover_pct: float,
+    vacancy_pct: float,
+    agency_pct: float,
+    absence_pct: float,
+    posts: int,
+    fte: float,
+    load: float = 1.0,
+) -> dict:
+    """Workforce settings whose turnover, vacancy, agency and absence rates come out at the published ones.
 
-    Vacancy by Little's law (vacant / filled = leavers a day x days to fill); agency as the share
-    of vacancies covered once an agency worker is found after ``agency_start_days`` (and lost
-    again when they leave), plus the surge the coping response adds; turnover and absence by
-    factors on the default's hazards. A council whose agency rate is below what the surge alone
-    would bring has the agency surge off. Targets are clipped to what the model can do: turnover
-    1-100 %, vacancy 0.5-60 %, agency 0-60 %, absence 0-15 %; agency cannot rise far above the
-    vacancies (``README``: the validation report).
+    Vacancy by Little's law (vacant / filled = leavers a day x days to fill); agency as standing
+    agency workers above the establishment, their FTE set so that agency / (agency + in post)
+    is the council's rate, whether DfE counted them as covering vacancies or not (the vacancies
+    themselves stay empty, recruited to); turnover and absence by factors on the default's
+    hazards, the stress vacancies bring in proportion to the service's ``load`` (accepted referrals
+    for its posts, as a share of the default's: below 1 only where even one post is more than the
+    council's demand needs). The coping surge is off: the published rate already holds whatever agency the
+    council engaged. Targets are clipped to what the model can do: turnover 1-100 %, vacancy
+    0.5-60 %, agency 0-90 %, absence 0-15 %.
     """
-    turnover = min(max(turnover_pct / TURNOVER_LANDS, 1.0), 100.0) / 100
-    vacancy = min(max(vacancy_pct / VACANCY_LANDS, 0.5), 60.0) / 100
-    agency = min(max(agency_pct / AGENCY_LANDS, 0.0), 60.0) / 100
+    turnover = min(max(turnover_pct, 1.0), 100.0) / 100
+    vacancy = min(max(vacancy_pct, 0.5), 60.0) / 100
+    agency = min(max(agency_pct, 0.0), 90.0) / 100
     absence = min(max(absence_pct, 0.0), 15.0) / 100
-    # Agency FTE a post = vacancy x cover (agency in vacant posts) + the surge: solve for the cover.
-    wanted = agency * (1 - vacancy) / (1 - agency)
-    surge = SURGE_BASE + SURGE_PER_TURNOVER * turnover + SURGE_PER_EMPTY * vacancy
-    surges = wanted > surge  # a council using less agency than the surge alone would bring does not surge
-    if surges:
-        cover = min(max((wanted - surge) / ((1 - SURGE_PER_EMPTY) * vacancy), 0.0), 1.0)
-    else:
-        cover = min(wanted / vacancy, 1.0)
-    empty = vacancy * (1 - cover)  # posts with nobody in them
-    leaving = turnover / (TURNOVER_BASE + TURNOVER_PER_VACANCY * vacancy + TURNOVER_PER_EMPTY * empty)
+    in_post = posts * fte * (1 - vacancy)  # the in-post FTE the vacancies leave
+    agency_fte = agency / (1 - agency) * in_post
+    filled = 1 / (1 + AGENCY_LEAVING_PER_DAY * AGENCY_START_DAYS)  # the share of the time a standing post is
+    empty = max(0.0, vacancy - agency_fte / (posts * fte))  # posts whose work nobody does
+    stress = (
+        TURNOVER_PER_VACANCY * vacancy + TURNOVER_PER_EMPTY * empty
+    )  # at the default's load: scaled to the service's
+    load = min(1.0, load)
+    base = TURNOVER_BASE_UNSTRESSED + (TURNOVER_BASE - TURNOVER_BASE_UNSTRESSED) * load
+    leaving = turnover / (base + load * stress)
     fill = vacancy / (1 - vacancy) * YEAR_DAYS / turnover  # mean working days to fill a post
     sickness = absence / (1 - absence) / ABSENCE_PER_FACTOR
     settings = {
@@ -193,16 +208,13 @@ def workforce_settings(turnover_pct: float, vacancy_pct: float, agency_pct: floa
         "workforce.recruitment_failure_share": FAILED_CAMPAIGNS,
         "workforce.short_sickness_per_year": 2.0 * sickness,
         "workforce.long_sickness_per_year": 0.05 * sickness,
-        "workforce.start_agency_share": vacancy * cover,  # the warm-up starts near the council's rates
-        "workforce.start_vacant_share": empty,
-        "workforce.agency_start_days": 10.0,
-        "workforce.agency_max_share": 0.0,  # no cover: agency comes only as the surge
-        "coping.agency_surge": surges,
+        "workforce.start_agency_share": 0.0,
+        "workforce.start_vacant_share": vacancy,  # the warm-up starts at the council's rates
+        "workforce.agency_allowed": True,
+        "workforce.agency_covers_vacancies": False,  # the standing agency does the vacancies' work
+        "workforce.agency_max_share": 1.0,  # a cap that does not bind (a budget option may set one)
+        "workforce.agency_start_days": AGENCY_START_DAYS,
+        "workforce.standing_agency_fte": agency_fte / filled,
+        "coping.agency_surge": False,
     }
-    if cover >= 0.02:
-        # A vacancy lasts an exponential time (mean ``fill``); agency arrives after ``start`` days and leaves
-        # at its own rate, so cover = q / ((1 - q)(1 + rate x fill) + q) with q = exp(-start / fill).
-        q = cover * (1 + AGENCY_LEAVING_PER_DAY * fill) / (1 + cover * AGENCY_LEAVING_PER_DAY * fill)
-        settings["workforce.agency_start_days"] = min(-fill * math.log(q), 25_300.0)
-        settings["workforce.agency_max_share"] = min(1.0, 2 * vacancy + 0.1)  # a ceiling that does not bind
     return {key: value if isinstance(value, bool) else round(value, 4) for key, value in settings.items()}

@@ -166,3 +166,18 @@ def test_a_malformed_demand_file_is_one_line_and_nothing_is_written(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "row 3" in lines[0] and "banana" in lines[0], done.stderr
     assert not (out / "summary.csv").exists() and not list(out.glob("*.png"))
+
+
+def test_the_run_s_figures_mark_its_dated_changes():
+    from simservice.api import run
+    from simservice.reporting import figures
+
+    results = run([*SMALL, "run.replications=1", "changes=[{month:6,setting:service.teams,value:3}]"], progress=False)
+    run_config = results.config.run
+    for draw in (figures.unallocated_over_time, figures.workforce_over_time):
+        fig = draw(results.daily, run_config, "title", [6])
+        dotted = [line for ax in fig.axes for line in ax.get_lines() if line.get_linestyle() == ":"]
+        assert dotted and all(line.get_xdata()[0] == 0.5 for line in dotted)
+        assert "dated change" in [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+        plain = draw(results.daily, run_config, "title")
+        assert not [line for ax in plain.axes for line in ax.get_lines() if line.get_linestyle() == ":"]

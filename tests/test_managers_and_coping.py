@@ -290,3 +290,18 @@ def test_a_true_or_false_setting_takes_only_true_or_false(value, capsys):
     assert capsys.readouterr().err.strip() == (
         f"simservice: error: coping.agency_surge='{value}': must be true or false"
     )
+
+
+def test_a_team_opened_after_managers_were_given_unlimited_time_runs():
+    # Teams opened once managers' limited time had been lifted had no manager post, and allocating failed.
+    config = load_config(
+        [
+            "run.years=0.5",
+            "run.warmup_years=0",
+            "run.progress=false",
+            "service.teams=1",
+            "changes=[{month:0,setting:managers.hours_per_week,value:null},{month:2,setting:service.teams,value:4}]",
+        ]
+    )
+    result = simulate(config, 0)
+    assert result.cases.team.max() == 3 and len(result.cases) > 0

@@ -46,13 +46,25 @@ def test_the_command_line_wins_over_the_preset():
 
 
 def test_a_group_chosen_on_the_command_line_is_kept_whole_over_the_preset():
-    # Southampton's preset turns the agency surge on; coping=off asks for every coping response off.
-    assert load_config(["la.name=Southampton"]).coping.agency_surge
-    off = load_config(["la.name=Southampton", "coping=off"]).coping
-    assert not (off.agency_surge or off.thresholds_rise or off.caseload_creep or off.unpaid_hours)
+    # A preset turns the agency surge off (its agency is standing agency); coping=default asks for it on.
+    assert not load_config(["la.name=Southampton"]).coping.agency_surge
+    chosen = load_config(["la.name=Southampton", "coping=default"]).coping
+    assert chosen == load_config(["coping=default"]).coping and chosen.agency_surge
     fixed = load_config(["la.name=Southampton", "workforce=fixed"])
     assert fixed.workforce == load_config(["workforce=fixed"]).workforce
     assert fixed.demand.referrals_per_year == 2598  # the rest of the preset still applies
+
+
+@pytest.mark.parametrize("agency_pct", [0.0, 2.5, 13.4, 31.7, 48.6])
+@pytest.mark.parametrize("vacancy_pct", [0.0, 13.8, 40.3])
+def test_standing_agency_gives_the_council_s_agency_rate_when_the_vacancies_are_its_own(agency_pct, vacancy_pct):
+    posts, fte = 24, 0.93
+    settings = presets.workforce_settings(15.0, vacancy_pct, agency_pct, 3.0, posts, fte)
+    in_post = posts * fte * (1 - max(vacancy_pct, 0.5) / 100)
+    filled = 1 / (1 + presets.AGENCY_LEAVING_PER_DAY * settings["workforce.agency_start_days"])
+    agency = settings["workforce.standing_agency_fte"] * filled
+    assert 100 * agency / (agency + in_post) == pytest.approx(agency_pct, abs=0.01)
+    assert not (settings["workforce.agency_covers_vacancies"] or settings["coping.agency_surge"])
 
 
 def test_an_unknown_council_lists_the_closest_names():
@@ -125,14 +137,38 @@ def test_a_council_that_fails_is_reported_and_tried_again_next_time(tmp_path, mo
 
 @pytest.mark.slow
 def test_every_council_s_preset_runs_and_lands_its_inputs(tmp_path):
-    """Each council of 2019, one replication: referrals, in-post FTE and agency rate near DfE's (``validate``)."""
+    """Each council of 2019, as the validation report runs it: referrals, in-post FTE and agency within 10 % of DfE."""
     from simservice.validate import measure_table, validate
 
-    rows = validate(2019, tmp_path, ["run.replications=1"], jobs=2, progress=False)
+    rows = validate(2019, tmp_path, ["run.replications=2"], jobs=2, progress=False)
     assert rows["error"].isna().all(), rows.loc[rows["error"].notna(), ["council", "error"]]
     table = measure_table(rows).set_index("measure")
-    assert table.loc["referrals", "near_pct"] >= 95
-    assert table.loc["in-post FTE", "median_relative_error_pct"] <= 10, table.loc["in-post FTE"]
-    # A rate, and one replication of a small service is noisy: within 3 points at the median, and following DfE's.
-    agency = table.loc["agency rate"]
-    assert agency["median_absolute_error"] <= 3 and agency["correlation"] >= 0.8, agency
+    for measure, published in (
+        ("referrals", "referrals"),
+        ("in-post FTE", "inpost_fte"),
+        ("agency rate", "agency_pct"),
+    ):
+        far = rows[
+            (rows[f"{published}_model"] - rows[f"{published}_published"]).abs() > 0.1 * rows[f"{published}_published"]
+        ]
+        assert table.loc[measure, "near_pct"] == 100, far[["council", f"{published}_published", f"{published}_model"]]
+
+
+def test_a_council_of_few_posts_runs_more_replications_in_the_validation():
+    from simservice.validate import replications_for
+
+    def replications(name: str, run: str = "run.replications=2") -> int:
+        return replications_for(load_config([f"la.name={name}", run]), 48).run.replications
+
+    assert sum(load_config(["la.name=Rutland"]).service.team_posts) == 4 and replications("Rutland") == 12
+    assert replications("Kent") == 2  # 48 posts or more: as asked
+    assert replications_for(load_config(["la.name=Rutland", "run.replications=auto"]), 48).run.auto
+
+
+def test_the_validation_refuses_a_bad_option_in_one_line(tmp_path, capsys):
+    from simservice.validate import main
+
+    assert main(["--post-replications", "0", "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "simservice.validate: error: --post-replications=0: must be a whole number of at least 1"
+    assert not (tmp_path / "out").exists()

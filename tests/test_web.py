@@ -107,6 +107,7 @@ def test_every_planner_control_changes_the_command():
     set_("number_input", "planner.referrals_per_year", 3100)
     set_("slider", "planner.caseload_cap", 15)
     set_("slider", "planner.agency_max_percent", 10)
+    set_("number_input", "planner.standing_agency_fte", 2.5)
     set_("toggle", "planner.coping", False)
     set_("slider", "planner.replications", 3)
     set_("slider", "planner.years", 2)
@@ -114,7 +115,7 @@ def test_every_planner_control_changes_the_command():
     shown = shown_command(at)
     assert shown.startswith("simservice run.replications=3 run.years=2 run.warmup_years=0.5 'scenarios={base:{},")
     assert "yours:{service:{teams:3,workers_per_team:5},policy:{caseload_cap:15}," in shown
-    assert "demand:{referrals_per_year:3100},workforce:{agency_max_share:0.1}," in shown
+    assert "demand:{referrals_per_year:3100},workforce:{agency_max_share:0.1,standing_agency_fte:2.5}," in shown
     assert "coping:{thresholds_rise:false,caseload_creep:false,agency_surge:false," in shown
 
     set_("toggle", "planner.capped", False)
@@ -135,7 +136,11 @@ def test_every_planner_control_changes_the_command():
     # Another council: every setting starts again at its values, and the command names it.
     set_("selectbox", "planner.year", 2018)
     set_("selectbox", "planner.council", "Isle of Wight")
-    assert at.slider(key="planner.teams").value == commands.base_config("Isle of Wight", 2018).service.teams
+    wight = commands.base_config("Isle of Wight", 2018)
+    assert at.slider(key="planner.teams").value == wight.service.teams
+    # The council's agency is its standing agency, shown where the planner can change it.
+    standing = at.number_input(key="planner.standing_agency_fte").value
+    assert standing == round(wight.workforce.standing_agency_fte, 1) > 0
     assert at.toggle(key="planner.capped").value and at.toggle(key="planner.coping").value
     assert shown_command(at).startswith("simservice 'la.name=Isle of Wight' la.year=2018 run.replications=3")
     assert keys(at) - touched == {"planner.run"}  # the run button: test_a_planner_run...
@@ -491,7 +496,7 @@ def test_a_bad_setting_of_the_trainer_s_own_gets_the_command_line_s_one_line(tmp
 def test_only_the_settings_that_differ_from_the_base_are_named():
     base = commands.Settings.of(commands.base_config(None, 2019))
     assert commands.setting_args(base, base) == []
-    mine = commands.Settings(3, 5, None, 3100, False, 10, False)
+    mine = commands.Settings(3, 5, None, 3100, False, 10, 0.0, False)
     assert commands.setting_args(mine, base) == [
         "service.teams=3",
         "service.workers_per_team=5",

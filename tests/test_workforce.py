@@ -224,3 +224,147 @@ def test_newly_qualified_have_protected_caseloads():
     assert all(w.contract == "newly_qualified" for w in service.workforce.staff_in_post())
     assert result.caseloads[:, 1].max() <= math.ceil(protected)
     assert result.daily["unallocated"].max() > 0  # the protection did bite
+
+
+@pytest.fixture(scope="module")
+def standing():
+    """A year with 3.5 FTE of standing agency, no agency cover for empty posts, and agency workers who leave often."""
+    config = load_config(
+        [
+            "run.years=1",
+            "run.warmup_years=0",
+            "run.progress=false",
+            "service.fte=1.0",
+            "workforce.start_agency_share=0",
+            "workforce.agency_covers_vacancies=false",
+            "workforce.standing_agency_fte=3.5",
+            "workforce.leaving_per_year_agency=4.0",
+            "coping.agency_surge=false",
+        ]
+    )
+    service = Service(config, replication=2)
+    return service, service.run()
+
+
+def test_standing_agency_is_held_at_its_fte_above_the_establishment(standing):
+    service, result = standing
+    agency = result.staff[result.staff.contract == "agency"]
+    # 3.5 FTE shared by 4 workers; their posts are above the 24 of the establishment and are never recruited to.
+    assert np.allclose(agency.fte, 3.5 / 4)
+    posts = set(agency.post)
+    assert len(posts) == 4 and min(posts) >= 24
+    assert len(service.workforce.active_posts) == 24
+    daily = result.daily
+    assert daily.agency_fte.max() == pytest.approx(3.5)
+    # Filled but for the start delay after each of about 16 leavings a year: 1 / (1 + 16 x 10 / (4 x 253)) of the time.
+    assert 0.8 * 3.5 < daily.agency_fte.mean() < 0.9 * 3.5
+    assert (daily.vacant_posts <= 24).all()
+
+
+def test_a_standing_agency_worker_who_leaves_is_replaced_by_agency_after_the_start_delay(standing):
+    service, result = standing
+    staff = result.staff
+    left = staff[(staff.contract == "agency") & (staff.left_because == "agency_left")]
+    assert len(left) >= 5
+    delay = service.config.workforce.agency_start_days
+    for leaver in left.itertuples():
+        after = staff[(staff.post == leaver.post) & (staff.started_day > leaver.started_day)]
+        if leaver.left_day + delay < len(result.daily):
+            assert after.started_day.min() == pytest.approx(leaver.left_day + delay)
+            assert (after.contract == "agency").all()
+        # Their children were handed on, none kept.
+        moved = result.transfers[(result.transfers.from_worker == leaver.worker)]
+        assert (moved.reason == "agency_left").all()
+
+
+def test_a_part_time_standing_agency_worker_holds_a_caseload_in_proportion():
+    config = load_config(["run.progress=false", "service.fte=0.9", "workforce.standing_agency_fte=0.3"])
+    workforce = Service(config, replication=0).workforce
+    (worker,) = [w for w in workforce.staff_in_post() if w.post >= 24]
+    assert worker.contract == "agency" and worker.fte == pytest.approx(0.3)
+    assert worker.cap_share == pytest.approx(0.3 / 0.9)
+
+
+def test_a_dated_change_ends_standing_agency_and_hands_their_children_on():
+    config = load_config(
+        [
+            "run.years=1",
+            "run.warmup_years=0",
+            "run.progress=false",
+            "workforce.start_agency_share=0",
+            "workforce.agency_covers_vacancies=false",
+            "workforce.standing_agency_fte=4",
+            "workforce.leaving_per_year_agency=0",
+            "coping.agency_surge=false",
+            "changes=[{month:6,setting:workforce.standing_agency_fte,value:1}]",
+        ]
+    )
+    result = simulate(config, 0)
+    ended = result.staff[result.staff.left_because == "agency_ended"]
+    # Five workers held 4 FTE at the service's 0.93; one FTE needs two of them: the three newest are ended.
+    assert len(ended) == 3 and ended.left_day.nunique() == 1
+    assert ended.left_day.iloc[0] == pytest.approx(config.run.days_per_year / 2, abs=2)
+    moved = result.transfers[result.transfers.from_worker.isin(ended.worker)]
+    assert len(moved) > 0 and (moved.reason == "agency_ended").all()
+    # The two kept share the one FTE from the change on.
+    assert result.daily.agency_fte.iloc[-1] == pytest.approx(1.0)
+    kept = result.staff[(result.staff.contract == "agency") & result.staff.left_because.isna()]
+    assert len(kept) == 2 and np.allclose(kept.fte, 0.5)
+
+
+def test_standing_agency_in_a_cut_team_moves_to_a_team_that_stays():
+    config = load_config(
+        [
+            "run.years=1",
+            "run.warmup_years=0",
+            "run.progress=false",
+            "service.fte=1.0",
+            "workforce.start_agency_share=0",
+            "workforce.start_vacant_share=0",
+            "workforce.standing_agency_fte=4",  # four workers, one in each team: no team has an empty post
+            "workforce.leaving_per_year_agency=0",
+            "changes=[{month:3,setting:service.teams,value:3}]",
+        ]
+    )
+    service = Service(config, replication=0)
+    standing = [post for team in range(4) for post in service.workforce.standing_posts(team)]
+    assert sorted(post.team for post in standing) == [0, 1, 2, 3]
+    result = service.run()
+    assert sorted(post.team for post in standing) != [0, 1, 2, 3] and all(post.team < 3 for post in standing)
+    assert all(post.agency is not None for post in standing)
+    assert not (result.staff.left_because == "agency_ended").any()
+
+
+def test_a_standing_agency_worker_starts_in_the_team_with_most_empty_posts(standing):
+    service, result = standing
+    workforce = service.workforce
+    # Empty posts in every team now; a worker starting would go where the most are, net of the standing agency.
+    empty = {team: 0 for team in range(4)}
+    for post in workforce.active_posts:
+        empty[post.team] += post.worker is None
+    for team in range(4):
+        empty[team] -= sum(p.agency is not None for p in workforce.standing_posts(team))
+    assert workforce._team_with_most_gaps() == max(empty, key=lambda t: (empty[t], -t))
+    # At the start nobody's post was empty: the four went one to a team.
+    first = result.staff[(result.staff.contract == "agency") & (result.staff.started_day == 0)]
+    assert sorted(first.team) == [0, 1, 2, 3]
+
+
+def test_the_agency_share_caps_standing_agency_and_cover_together():
+    config = load_config(
+        [
+            "run.years=1",
+            "run.warmup_years=0",
+            "run.progress=false",
+            "service.fte=1.0",
+            "workforce.start_agency_share=0.125",  # three of the 24 posts covered at the start
+            "workforce.agency_max_share=0.2",  # at most 4.8 agency workers
+            "workforce.standing_agency_fte=4",
+            "coping.agency_surge=false",
+        ]
+    )
+    result = simulate(config, 0)
+    assert result.daily.agency.max() == 5 and (result.daily.agency <= 5).all()
+    standing = result.staff[(result.staff.contract == "agency") & (result.staff.post >= 24)]
+    # Two start at once (three covering posts, then a fourth and a fifth under 4.8), the rest as room is made.
+    assert (standing.started_day == 0).sum() == 2 and len(standing) > 2

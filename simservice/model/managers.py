@@ -226,8 +226,8 @@ class Managers:
         return self._team_workers[team]
 
     def add(self, team: int) -> Manager | None:
-        """A manager post for a team (none while managers have unlimited time)."""
-        if self.unlimited:
+        """A manager post for a team (none while managers have unlimited time, unless they had less before)."""
+        if self.unlimited and not self.posts:
             return None
         manager = Manager(self.env, team, self)
         self.posts.append(manager)

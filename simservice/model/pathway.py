@@ -71,7 +71,15 @@ NOT_IN_NEED = "not_in_need"
 PLAN = "child_in_need_or_protection_plan"
 
 #: Why a case moved when a worker's cases are handed on.
-TRANSFER_REASONS = ("resigned", "agency_left", "agency_replaced", "post_deleted", "sickness", "surge_ended")
+TRANSFER_REASONS = (
+    "resigned",
+    "agency_left",
+    "agency_replaced",
+    "agency_ended",
+    "post_deleted",
+    "sickness",
+    "surge_ended",
+)
 
 
 class Move(NamedTuple):

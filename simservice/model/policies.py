@@ -61,6 +61,8 @@ def reorganise(service: Service) -> None:
         for post in workforce.surge_posts(cut.id):
             workforce.end_surge(post)
         pathway.move_queue(cut, keep)
+        for post in workforce.standing_posts(cut.id):  # the council keeps its standing agency
+            workforce.redeploy(post, min(keep, key=lambda t: (_posts_in(service, t), t.id)).id)
         for post in [p for p in workforce.active_posts if p.team == cut.id]:
             if config.policy.team_cut == "redeploy":
                 smallest = min(keep, key=lambda t: (_posts_in(service, t), t.id))

@@ -4,7 +4,10 @@ A team has a fixed number of **posts**. A post is held by an employee (permanent
 or newly qualified), covered by an agency worker, or empty. People **leave** at a
 hazard that stress raises, after a notice period; an empty post is **recruited**
 to (slowly, and some campaigns fail) and **covered by agency** meanwhile where
-the policy allows. Workers go **off sick**, and stress follows their caseload.
+the policy allows. A council may also keep **standing agency** workers above its
+establishment (``workforce.standing_agency_fte``): nobody is recruited to their
+posts, and one who leaves is replaced by another agency worker. Workers go **off
+sick**, and stress follows their caseload.
 The pathway asks who is at work with the fewest cases and moves cases to them; when a
 worker leaves or is off too long, ``Workforce`` asks the pathway to move their cases.
 """
@@ -285,6 +288,14 @@ class Worker:
         self.feel()
         return cases, held
 
+    def work_fte(self, fte: float, hours_per_fte_day: float, cap_share: float, rules: WorkforceConfig) -> None:
+        """A new share of full time (a standing agency engagement changed): hours, caseload share and pace follow."""
+        self.fte, self.cap_share = fte, cap_share
+        self.base_hours_per_day = fte * hours_per_fte_day
+        self.set_rules(rules)
+        self.set_hours_per_day(self.base_hours_per_day)
+        self.feel()
+
     def set_hours_per_day(self, hours: float) -> None:
         """Casework hours a day change (stress, experience); the case in hand continues at the new pace."""
         if hours != self.hours_per_day:
@@ -351,10 +362,11 @@ class Post:
     """A funded social-worker post in a team: held by an employee, covered by agency, or empty.
 
     A surge post is an agency worker above the establishment (``coping.agency_surge``):
-    nobody is recruited to it, and it goes when its worker leaves or the surge ends.
+    nobody is recruited to it, and it goes when its worker leaves or the surge ends. A
+    standing post is one above the establishment that the council keeps filled by agency.
     """
 
-    __slots__ = ("id", "team", "employee", "agency", "recruiting", "cover_due", "deleted", "surge")
+    __slots__ = ("id", "team", "employee", "agency", "recruiting", "cover_due", "deleted", "surge", "standing")
 
     def __init__(self, post_id: int, team: int):
         self.id = post_id
@@ -365,6 +377,7 @@ class Post:
         self.cover_due = False  # agency cover has been asked for
         self.deleted = False
         self.surge = False
+        self.standing = False
 
     @property
     def worker(self) -> Worker | None:
@@ -424,24 +437,97 @@ class Workforce:
         self.burnouts: list[tuple[float, int]] = []
         self.agency_heads = 0  # running totals
         self.post_count = 0
-        self._awaiting_cover: list[Post] = []  # empty posts waiting for room under the agency share
+        self._awaiting_cover: list[Post] = []  # empty and standing posts waiting for room under the agency share
         self._candidates = Diary(env, self._candidate_due)  # candidate times of life events
         self._leaving_per_year = _leaving_rates(self.w)
         self.unsettled_until = -math.inf  # a restructure raises leaving until then
         self.surge_workers = 0
         self._surges: dict[int, list[Post]] = {}  # team -> its surge posts
+        self._standing: list[Post] = []  # standing agency posts, oldest first
+        self._standing_fte = 0.0  # each standing agency worker's FTE
         for team in range(service.teams):
             self.add_team()
             for _ in range(service.posts_in(team)):
                 self.add_post(team, vacant_now=False)
         self._staff_the_posts(streams)
+        self.keep_standing_agency(in_post_now=True)
         self.starting_staff = len(self.staff)  # everyone from here on joined during the run
 
     # -- the establishment ------------------------------------------------------------------------
     @property
     def active_posts(self) -> list[Post]:
-        """The establishment: every post not deleted, surge posts apart."""
-        return [post for post in self.posts if not post.deleted and not post.surge]
+        """The establishment: every post not deleted, surge and standing agency posts apart."""
+        return [post for post in self.posts if not (post.deleted or post.surge or post.standing)]
+
+    def standing_posts(self, team: int) -> list[Post]:
+        """A team's standing agency posts (moved, not cut, when the team is cut)."""
+        return [post for post in self._standing if post.team == team]
+
+    # -- standing agency: workers above the establishment the council keeps ------------------------
+    def keep_standing_agency(self, in_post_now: bool = False) -> None:
+        """As many standing agency workers as ``workforce.standing_agency_fte`` asks: more engaged, the newest ended.
+
+        The FTE is shared evenly by as few workers as the service's FTE allows, so the
+        council's agency FTE is met exactly; each one's caseload is in proportion to their FTE.
+        """
+        total, fte = self.w.standing_agency_fte, self.config.service.fte
+        wanted = math.ceil(total / fte - 1e-9) if total > 0 else 0
+        self._standing_fte = total / wanted if wanted else 0.0
+        while len(self._standing) < wanted:
+            post = Post(len(self.posts), 0)  # its team is chosen when its worker starts
+            post.standing = True
+            self.posts.append(post)
+            self._streams.append(PostStreams(self._all_streams, post.id))
+            self._standing.append(post)
+            if in_post_now and self._room_for_agency():
+                self._begin(self._start_standing(post))
+        while len(self._standing) > wanted:
+            post = self._standing.pop()
+            post.deleted = True
+            if post.agency is not None:
+                self._leave(post.agency, "agency_ended")
+        for post in self._standing:
+            worker = post.agency
+            if worker is not None and worker.fte != self._standing_fte:  # the engagement's hours change
+                worker.work_fte(self._standing_fte, self.hours_per_fte_day, self._standing_share(), self.w)
+                self.pathway.teams[worker.team].refresh(worker)
+                self.pathway.room_for(worker)
+            self._vacant(post)
+
+    def _team_with_most_gaps(self) -> int:
+        """Where a standing agency worker starts: the open team with most empty posts net of its standing agency."""
+        gaps = {team.id: 0 for team in self.pathway.teams if team.open}
+        for post in self.active_posts:
+            if post.worker is None and post.team in gaps:
+                gaps[post.team] += 1
+        for post in self._standing:
+            if post.agency is not None and post.team in gaps:
+                gaps[post.team] -= 1
+        return max(gaps, key=lambda team: (gaps[team], -team))
+
+    def _standing_share(self) -> float:
+        """A standing agency worker's share of a full caseload: their FTE over the service's."""
+        return min(1.0, self._standing_fte / self.config.service.fte)
+
+    def _start_standing(self, post: Post) -> Worker:
+        post.team = self._team_with_most_gaps()
+        worker = self._start(post, AGENCY, self._standing_fte)
+        worker.cap_share = self._standing_share()
+        worker.set_rules(self.w)
+        return worker
+
+    def _replace_standing(self, post: Post) -> None:
+        """A standing agency worker starts in the post, if it is still kept and empty and agency has room."""
+        post.cover_due = False
+        if post.deleted or post.worker is not None or not self.w.agency_allowed:
+            return
+        if not self._room_for_agency():
+            post.cover_due = True
+            self._awaiting_cover.append(post)
+            return
+        worker = self._start_standing(post)
+        self._begin(worker)
+        self.pathway.room_for(worker)
 
     def surge_posts(self, team: int) -> list[Post]:
         """A team's surge posts still open (kept by team, so the morning's look costs nothing at any size)."""
@@ -541,6 +627,7 @@ class Workforce:
             if post.worker is None and not post.cover_due:
                 self._ask_for_cover(post)
         self._retry_cover()
+        self.keep_standing_agency()
 
     # -- people joining and leaving ---------------------------------------------------------------
     def _staff_the_posts(self, streams: Streams) -> None:
@@ -569,8 +656,8 @@ class Workforce:
             if post.employee is None or post.worker is None:
                 self._vacant(post)
 
-    def _start(self, post: Post, contract: str) -> Worker:
-        fte = self.config.service.fte
+    def _start(self, post: Post, contract: str, fte: float | None = None) -> Worker:
+        fte = fte or self.config.service.fte
         worker = Worker(
             self.env,
             len(self.staff),
@@ -656,6 +743,11 @@ class Workforce:
         """A post without an employee is recruited to; one with nobody in it is covered by agency when allowed."""
         if post.deleted:
             return
+        if post.standing:  # another agency worker, after the agency's start delay
+            if post.worker is None and not post.cover_due and self.w.agency_allowed:
+                post.cover_due = True
+                self.env.timeout(self.w.agency_start_days).callbacks.append(lambda _e: self._replace_standing(post))
+            return
         if post.employee is None and not post.recruiting:
             post.recruiting = True
             self.env.process(self._recruit(post))
@@ -663,21 +755,25 @@ class Workforce:
             self._ask_for_cover(post)
 
     def _ask_for_cover(self, post: Post) -> None:
-        if not self.w.agency_allowed:
-            return  # asked again if a dated change allows agency
+        if not (self.w.agency_allowed and self.w.agency_covers_vacancies):
+            return  # asked again if a dated change allows agency cover
         post.cover_due = True
         self.env.timeout(self.w.agency_start_days).callbacks.append(lambda _event: self._cover(post))
 
     def _cover(self, post: Post) -> None:
         """Agency cover starts, if the post is still empty and agency is under its share of posts."""
         post.cover_due = False
-        if post.deleted or post.worker is not None or not self.w.agency_allowed:
+        if post.deleted or post.worker is not None or not (self.w.agency_allowed and self.w.agency_covers_vacancies):
             return
-        if self.agency_heads < self.w.agency_max_share * self.post_count:
+        if self._room_for_agency():
             self.pathway.room_for(self._begin_agency(post))
         else:
             post.cover_due = True
             self._awaiting_cover.append(post)
+
+    def _room_for_agency(self) -> bool:
+        """Agency workers, covering posts or standing (not a surge), are under their share of the posts."""
+        return self.agency_heads < self.w.agency_max_share * self.post_count
 
     def _begin_agency(self, post: Post) -> Worker:
         worker = self._start(post, AGENCY)
@@ -689,8 +785,8 @@ class Workforce:
         waiting, self._awaiting_cover = self._awaiting_cover, []
         for post in waiting:
             post.cover_due = False
-            if not post.deleted and post.worker is None:
-                self._cover(post)  # it has waited its start days already
+            if not post.deleted and post.worker is None:  # it has waited its start days already
+                (self._replace_standing if post.standing else self._cover)(post)
 
     # -- life events -------------------------------------------------------------------------------
     def _rate(self, worker: Worker, event: int, stress: float) -> float:

@@ -66,8 +66,8 @@ def scenarios_over_time(
     return fig
 
 
-def workforce_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> Figure:
-    """Who holds the posts week by week, how many are off sick, and how stressed they are."""
+def workforce_over_time(daily: pd.DataFrame, run: RunConfig, title: str, change_months: list[int] = ()) -> Figure:
+    """Who holds the posts week by week, how many are off sick, and how stressed they are; dated changes dotted."""
     week = _weekly_mean(daily, ["permanent", "newly_qualified", "agency", "vacant_posts", "off_sick", "stress_mean"])
     fig = Figure(figsize=(9, 6.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
@@ -76,16 +76,18 @@ def workforce_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> Figu
         week["permanent"],
         week["newly_qualified"],
         week["agency"],
-        labels=["permanent", "newly qualified", "agency"],
+        labels=["permanent", "newly qualified", "agency (cover, standing, surge)"],
         colors=["tab:blue", "tab:cyan", "tab:orange"],
         alpha=0.8,
     )
-    top.plot(week["year"], week["vacant_posts"], color="black", lw=1.2, label="posts empty")
+    top.plot(week["year"], week["vacant_posts"], color="black", lw=1.2, label="posts with nobody in them")
     top.plot(week["year"], week["off_sick"], color="tab:red", lw=1.2, label="off sick")
     top.set_ylabel("workers in post (mean of replications)")
     top.set_title(title)
     top.set_ylim(0, top.get_ylim()[1] * 1.25)  # room above the staff for the legend, clear of the lines near 0
-    top.legend(loc="upper center", frameon=True, ncols=5, fontsize="small")
+    mark_changes(top, list(change_months))
+    mark_changes(bottom, list(change_months), label=False)
+    top.legend(loc="upper center", frameon=True, ncols=3, fontsize="small")
     bottom.plot(week["year"], week["stress_mean"], color="tab:purple")
     bottom.set_ylabel("mean stress\n(0 none, 1 full)")
     bottom.set_ylim(0, 1)
@@ -96,8 +98,8 @@ def workforce_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> Figu
     return fig
 
 
-def unallocated_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> Figure:
-    """Unallocated cases week by week: the mean of the replications and the spread between them."""
+def unallocated_over_time(daily: pd.DataFrame, run: RunConfig, title: str, change_months: list[int] = ()) -> Figure:
+    """Unallocated cases week by week: the mean of the replications and the spread between them; changes dotted."""
     band = _band(daily, "unallocated")
     fig, ax = new_figure(figsize=(9, 4.5))
     ax.fill_between(
@@ -106,6 +108,7 @@ def unallocated_over_time(daily: pd.DataFrame, run: RunConfig, title: str) -> Fi
     ax.plot(band["year"], band["mean"], color="tab:red", lw=1.2, label="mean of replications")
     if run.warmup_years > 0:
         ax.axvspan(-run.warmup_years, 0, color="0.9", zorder=0, label="warm-up (not in the KPIs)")
+    mark_changes(ax, list(change_months))
     ax.set_xlabel("years from the start of the reported period")
     ax.set_ylabel("unallocated cases, weekly mean\n(children waiting for a worker)")
     ax.set_title(title)

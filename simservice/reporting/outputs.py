@@ -163,10 +163,10 @@ def write_outputs(results: Results, out_dir: Path, scenario: str | None = None) 
         results.defences.to_parquet(staging / "defences.parquet", index=False)
         if results.events is not None:
             results.events.to_parquet(staging / "events.parquet", index=False)
-        save_figure(figures.unallocated_over_time(results.daily, run, title), staging / "unallocated.png")
-        save_figure(figures.workforce_over_time(results.daily, run, title), staging / "workforce.png")
-        save_figure(figures.days_to_assessment(results.cases, run, title), staging / "days_to_assessment.png")
         changes = [change.month for change in results.config.changes]
+        save_figure(figures.unallocated_over_time(results.daily, run, title, changes), staging / "unallocated.png")
+        save_figure(figures.workforce_over_time(results.daily, run, title, changes), staging / "workforce.png")
+        save_figure(figures.days_to_assessment(results.cases, run, title), staging / "days_to_assessment.png")
         save_figure(figures.coping_over_time(results.daily, run, title, changes), staging / "coping.png")
         precision_table(results.kpis, run.auto_half_width_share).assign(auto=results.auto is not None).to_csv(
             staging / "precision.csv", index=False, float_format="%.6g"

@@ -29,6 +29,7 @@ WHY_TRANSFERRED = {
     "post_deleted": "their social worker's post was deleted",
     "sickness": "their social worker went off sick",
     "surge_ended": "the agency surge team left",
+    "agency_ended": "the council ended an agency worker's engagement",
     "redeployed": "their social worker moved team",
     "team_cut": "their team was cut",
 }

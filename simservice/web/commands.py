@@ -91,6 +91,7 @@ class Settings:
     referrals_per_year: int
     agency_allowed: bool
     agency_max_percent: int
+    standing_agency_fte: float
     coping: bool
 
     @classmethod
@@ -104,6 +105,7 @@ class Settings:
             referrals_per_year=round(config.demand.referrals_per_year),
             agency_allowed=config.workforce.agency_allowed,
             agency_max_percent=round(config.workforce.agency_max_share * 100),
+            standing_agency_fte=round(config.workforce.standing_agency_fte, 1),
             coping=any(getattr(coping, flag) for flag in coping_responses()),
         )
 
@@ -123,6 +125,8 @@ def setting_args(mine: Settings, base: Settings) -> list[str]:
         args.append(f"workforce.agency_allowed={_literal(mine.agency_allowed)}")
     if mine.agency_allowed and mine.agency_max_percent != base.agency_max_percent:
         args.append(f"workforce.agency_max_share={mine.agency_max_percent / 100:g}")
+    if mine.agency_allowed and mine.standing_agency_fte != base.standing_agency_fte:
+        args.append(f"workforce.standing_agency_fte={mine.standing_agency_fte:g}")
     if mine.coping != base.coping:
         args.append("coping=default" if mine.coping else "coping=off")
     return args

@@ -27,7 +27,7 @@ HEADLINE = {
 }
 #: The controls that hold the council's values until the user moves them: reset when the council changes.
 SETTINGS = ("teams", "workers_per_team", "referrals_per_year", "capped", "caseload_cap", "agency_allowed",
-            "agency_max_percent", "coping")  # fmt: skip
+            "agency_max_percent", "standing_agency_fte", "coping")  # fmt: skip
 #: A cap for a council whose preset has none, when the user turns the cap on.
 USUAL_CAP = 18
 
@@ -89,16 +89,26 @@ def _settings(start: Settings) -> Settings:
         cap = st.slider("Caseload cap (children a worker)", 5, 60, key=_key("caseload_cap"), disabled=not capped)
     with agency_column:
         st.subheader("Agency and coping")
-        agency = st.toggle("Agency cover for empty posts", key=_key("agency_allowed"))
+        agency = st.toggle(
+            "Agency allowed", key=_key("agency_allowed"),
+            help="Off: no agency worker starts, neither cover for an empty post nor standing agency",
+        )  # fmt: skip
         share = st.slider(
-            "Agency cover at most (% of posts)", 0, 100, key=_key("agency_max_percent"), disabled=not agency
-        )
+            "Agency at most (% of posts)", 0, 100, key=_key("agency_max_percent"),
+            disabled=not agency,
+        )  # fmt: skip
+        standing = st.number_input(
+            "Standing agency (FTE above the posts)", 0.0, 100_000.0, step=0.5, key=_key("standing_agency_fte"),
+            disabled=not agency,
+            help="Agency workers the council keeps above its establishment, replaced when they leave;"
+            " a council's preset holds its published agency rate here",
+        )  # fmt: skip
         coping = st.toggle(
             "Coping responses", key=_key("coping"),
             help="Under pressure the front door closes more, caseloads creep over the cap, agency surges,"
             " workers work unpaid hours and rush assessments, and triage speeds up",
         )  # fmt: skip
-    return Settings(teams, workers, cap if capped else None, int(referrals), agency, share, coping)
+    return Settings(teams, workers, cap if capped else None, int(referrals), agency, share, float(standing), coping)
 
 
 def _dated_changes(common: list[str]) -> list[Change]:
