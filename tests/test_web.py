@@ -351,16 +351,15 @@ def test_the_demonstration_is_prepared_once_then_each_step_is_read_from_its_file
         at.run()
     assert _steps_shown(at) and not at.exception and not at.error
 
-    # Each step read from the run's files, within a second or two.
+    # Each step read from the run's files: nothing runs again.
     job = jobs.find(SMALL)
     names = list(SMALL.scenarios)
     summaries = {n: pd.read_csv(job.folder / "scenarios" / n / "summary.csv").set_index("kpi") for n in names}
     assert at.select_slider(key="trainer.step").value == "good" and at.button(key="trainer.previous").disabled
     for at_step, name in enumerate(names):
         if at_step:
-            started_step = time.monotonic()
             at.button(key="trainer.next").click().run()
-            assert time.monotonic() - started_step < 2, "a step took more than 2 s"
+            assert len(started) == 1, "a step started a run of its own"  # read from the kept files, not re-run
         assert at.select_slider(key="trainer.step").value == name
         assert at.subheader[0].value.startswith(f"Step {at_step + 1} of 6: ")
         missed = at.metric[0]
