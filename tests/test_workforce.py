@@ -9,7 +9,7 @@ import pytest
 
 from simservice.hydra_config import load_config
 from simservice.model.service import Service, simulate
-from simservice.model.workforce import Worker
+from simservice.model.workforce import NEWLY_QUALIFIED, PERMANENT, Worker
 from simservice.reporting.kpis import mean_ci
 from simservice.runs.replications import run_scenario
 
@@ -368,3 +368,37 @@ def test_the_agency_share_caps_standing_agency_and_cover_together():
     standing = result.staff[(result.staff.contract == "agency") & (result.staff.post >= 24)]
     # Two start at once (three covering posts, then a fourth and a fifth under 4.8), the rest as room is made.
     assert (standing.started_day == 0).sum() == 2 and len(standing) > 2
+
+
+def _full_pace(worker: Worker, hours_per_fte_day: float, newly_qualified_productivity: float) -> float:
+    share = newly_qualified_productivity if worker.contract == NEWLY_QUALIFIED else 1.0
+    return worker.fte * hours_per_fte_day * share
+
+
+def test_without_stress_slowing_or_unpaid_hours_a_worker_s_pace_follows_experience():
+    """With nothing else moving the pace, a worker past their first year works at full pace (not a recruit's)."""
+    config = load_config([*SHORT, "workforce.stress_productivity_effect=0", "coping.unpaid_hours=false"])
+    service = Service(config, 0)
+    service.env.run(until=2 * 261)
+    in_post = [w for w in service.workforce.staff_in_post() if not w.absent]
+    experienced = [w for w in in_post if w.contract == PERMANENT and w.started > 0]  # recruited as newly qualified
+    assert experienced, "no recruit finished their first year: the check would pass without looking"
+    hours = config.service.casework_hours_per_fte_day
+    for worker in in_post:
+        assert worker.hours_per_day == pytest.approx(
+            _full_pace(worker, hours, config.workforce.newly_qualified_productivity)
+        ), worker.contract
+
+
+def test_a_dated_change_of_casework_hours_changes_every_worker_s_pace_without_stress_slowing():
+    config = load_config(
+        [*SHORT, "workforce=fixed", "coping=off", "changes=[{month:3,setting:service.productivity,value:0.5}]"]
+    )
+    service = Service(config, 0)
+    service.env.run(until=config.run.warmup_days + 4 * config.run.days_per_month)  # a month after the change
+    hours = config.service.casework_hours_per_fte_day * 0.5 / config.service.productivity
+    for worker in service.workforce.staff_in_post():
+        if not worker.absent:
+            assert worker.hours_per_day == pytest.approx(
+                _full_pace(worker, hours, config.workforce.newly_qualified_productivity)
+            )

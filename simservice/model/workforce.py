@@ -296,6 +296,13 @@ class Worker:
         self.set_hours_per_day(self.base_hours_per_day)
         self.feel()
 
+    def set_full_pace(self, base_hours_per_day: float) -> None:
+        """Hours a day at full pace change (experience, a dated change): the pace of work follows at once."""
+        self.base_hours_per_day = base_hours_per_day
+        if not self._slowing and self._unpaid is None:  # (feel sets the pace only when stress or unpaid hours move it)
+            self.set_hours_per_day(base_hours_per_day)
+        self.feel()
+
     def set_hours_per_day(self, hours: float) -> None:
         """Casework hours a day change (stress, experience); the case in hand continues at the new pace."""
         if hours != self.hours_per_day:
@@ -616,10 +623,8 @@ class Workforce:
             worker.set_rules(self.w)
             if config.coping.unpaid_hours or worker._unpaid is not None:
                 worker.set_coping(config.coping, config.run.warmup_days)
-            if hours != self.hours_per_fte_day:
-                share = self.w.newly_qualified_productivity if worker.contract == NEWLY_QUALIFIED else 1.0
-                worker.base_hours_per_day = worker.fte * hours * share
-            worker.feel()
+            share = self.w.newly_qualified_productivity if worker.contract == NEWLY_QUALIFIED else 1.0
+            worker.set_full_pace(worker.fte * hours * share)
             for event in range(len(LIFE_EVENTS)):  # the hazards' highest rates may have changed
                 self._schedule(worker, event)
         self.hours_per_fte_day = hours
@@ -839,8 +844,7 @@ class Workforce:
         worker.contract = PERMANENT
         worker.cap_share = 1.0
         worker.set_rules(self.w)
-        worker.base_hours_per_day = worker.fte * self.hours_per_fte_day
-        worker.feel()
+        worker.set_full_pace(worker.fte * self.hours_per_fte_day)
         self._schedule(worker, LEAVING)  # the permanent leaving rate from now on
         self.pathway.room_for(worker)  # more room: the team can allocate to them
 
