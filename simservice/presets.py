@@ -191,12 +191,10 @@ def workforce_settings(
     absence = min(max(absence_pct, 0.0), 15.0) / 100
     in_post = posts * fte * (1 - vacancy)  # the in-post FTE the vacancies leave
     agency_fte = agency / (1 - agency) * in_post
-    filled = 1 / (1 + AGENCY_LEAVING_PER_DAY * AGENCY_START_DAYS)  # the share of the time a standing post is
+    filled = 1 / (1 + AGENCY_LEAVING_PER_DAY * AGENCY_START_DAYS)  # the share of the time a standing post is held
     empty = max(0.0, vacancy - agency_fte / (posts * fte))  # posts whose work nobody does
-    stress = (
-        TURNOVER_PER_VACANCY * vacancy + TURNOVER_PER_EMPTY * empty
-    )  # at the default's load: scaled to the service's
-    load = min(1.0, load)
+    stress = TURNOVER_PER_VACANCY * vacancy + TURNOVER_PER_EMPTY * empty  # at the default's load
+    load = min(1.0, load)  # the stress scaled to the service's load
     base = TURNOVER_BASE_UNSTRESSED + (TURNOVER_BASE - TURNOVER_BASE_UNSTRESSED) * load
     leaving = turnover / (base + load * stress)
     fill = vacancy / (1 - vacancy) * YEAR_DAYS / turnover  # mean working days to fill a post

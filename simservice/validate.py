@@ -261,8 +261,16 @@ def report(rows: pd.DataFrame, measures: pd.DataFrame, year: int, command: str, 
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 
+class _Parser(argparse.ArgumentParser):
+    """The command's options: a mistyped one is one line naming it, as a mistyped setting is."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m simservice.validate",
         description="Run every English council's preset and set the model's figures beside DfE's.",
     )

@@ -171,4 +171,9 @@ def test_the_validation_refuses_a_bad_option_in_one_line(tmp_path, capsys):
     assert main(["--post-replications", "0", "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err.strip()
     assert error == "simservice.validate: error: --post-replications=0: must be a whole number of at least 1"
+    with pytest.raises(SystemExit) as exit_:
+        main(["--post-replications", "many", "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "python -m simservice.validate: error: argument --post-replications: invalid int value: 'many'"
     assert not (tmp_path / "out").exists()

@@ -291,10 +291,8 @@ class Worker:
     def work_fte(self, fte: float, hours_per_fte_day: float, cap_share: float, rules: WorkforceConfig) -> None:
         """A new share of full time (a standing agency engagement changed): hours, caseload share and pace follow."""
         self.fte, self.cap_share = fte, cap_share
-        self.base_hours_per_day = fte * hours_per_fte_day
         self.set_rules(rules)
-        self.set_hours_per_day(self.base_hours_per_day)
-        self.feel()
+        self.set_full_pace(fte * hours_per_fte_day)
 
     def set_full_pace(self, base_hours_per_day: float) -> None:
         """Hours a day at full pace change (experience, a dated change): the pace of work follows at once."""
