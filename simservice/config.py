@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -733,6 +734,11 @@ class RunConfig(Checked):
     def most_replications(self) -> int:
         """The most replications this run can make: the number asked for, or auto's maximum."""
         return self.auto_max_replications if self.auto else int(self.replications)
+
+    def processes(self, tasks: int) -> int:
+        """Processes to run ``tasks`` tasks on: ``jobs`` (-1: every core), never more than there are tasks."""
+        cores = os.cpu_count() or 1
+        return max(1, min(tasks, cores if self.jobs == -1 else self.jobs))
 
     @property
     def days_per_month(self) -> float:

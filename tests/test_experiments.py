@@ -12,6 +12,7 @@ import pytest
 from simservice.hydra_config import load_config
 from simservice.model.service import Service, simulate
 from simservice.reporting.kpis import mean_ci
+from simservice.reporting.outputs import write_outputs
 from simservice.runs.replications import run_scenario
 
 SHORT = ["run.years=2", "run.warmup_years=0.5", "run.replications=6", "run.progress=false"]
@@ -31,10 +32,18 @@ def test_same_config_and_seed_give_identical_results():
     _same(run_scenario(config), run_scenario(config))
 
 
-def test_serial_and_parallel_are_identical():
+def test_serial_and_parallel_are_identical(tmp_path):
+    """The same tables, and the same files byte for byte (figures drawn on other processes included)."""
     serial = load_config([*SHORT, "run.replications=4", "run.jobs=1"])
     parallel = dataclasses.replace(serial, run=dataclasses.replace(serial.run, jobs=2))
-    _same(run_scenario(serial), run_scenario(parallel))
+    one, two = run_scenario(serial), run_scenario(parallel)
+    _same(one, two)
+    written = {jobs: write_outputs(results, tmp_path / jobs) for jobs, results in (("1", one), ("2", two))}
+    names = [path.name for path in written["1"]]
+    assert names == [path.name for path in written["2"]] and {"coping.png", "unallocated.png"} <= set(names)
+    for a, b in zip(written["1"], written["2"], strict=True):
+        if a.name != "scenario.yaml":  # (which says run.jobs)
+            assert a.read_bytes() == b.read_bytes(), a.name
 
 
 def test_a_different_seed_gives_different_results():

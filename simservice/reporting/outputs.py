@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -11,8 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+from joblib import Parallel, delayed
 from omegaconf import OmegaConf
 
+from simservice.config import RunConfig
 from simservice.reporting.kpis import precision_table
 from simservice.reporting.results import Results
 from simservice.reporting.yearly import yearly_table
@@ -138,18 +141,57 @@ def save_figure(fig, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+#: A run's figures: file, the function that draws it, the table it reads (and its columns; None: all) and
+#: whether it marks the dated changes.
+RUN_FIGURES = (
+    ("unallocated.png", "unallocated_over_time", "daily", None, True),
+    ("workforce.png", "workforce_over_time", "daily", None, True),
+    ("days_to_assessment.png", "days_to_assessment", "cases", ["completed_day", "days_to_assessment"], False),
+    ("coping.png", "coping_over_time", "daily", None, True),
+)
+
+
+def _png(drawing: str, table: pd.DataFrame, run: RunConfig, title: str, changes: list[int] | None) -> bytes:
+    """One of a run's figures drawn as PNG bytes (in this process, or in one of the run's processes)."""
+    from simservice.reporting import figures  # matplotlib is loaded only when a run draws
+
+    draw = getattr(figures, drawing)
+    fig = draw(table, run, title) if changes is None else draw(table, run, title, changes)
+    png = io.BytesIO()
+    save_figure(fig, png)
+    return png.getvalue()
+
+
+def _draw_run_figures(results: Results, title: str) -> Iterator[bytes]:
+    """The run's figures in ``RUN_FIGURES`` order, drawn on the run's processes (``run.jobs``) when it has several.
+
+    Drawing is dispatched at once, so the caller writes the tables while the other processes draw.
+    """
+    run = results.config.run
+    changes = [change.month for change in results.config.changes]
+    tasks = [
+        (drawing, getattr(results, table) if columns is None else getattr(results, table)[columns], run, title)
+        + ((changes,) if dated else (None,))
+        for _, drawing, table, columns, dated in RUN_FIGURES
+    ]
+    processes = run.processes(len(tasks))
+    if processes == 1:
+        return (_png(*task) for task in tasks)
+    return Parallel(n_jobs=processes, return_as="generator")(delayed(_png)(*task) for task in tasks)
+
+
 def write_outputs(results: Results, out_dir: Path, scenario: str | None = None) -> list[Path]:
     """Write every output into ``out_dir``; ``summary.csv`` lands last, so its presence means the run is whole.
 
     The figures are titled with the service's name, and the scenario's when it is one of a comparison.
+    With ``run.jobs`` above 1, the figures are drawn on other processes while this one writes the tables.
     """
-    from simservice.reporting import figures  # matplotlib is loaded only when a run draws
-
     out_dir = Path(out_dir)
     title, run = results.config.service.name, results.config.run
     if scenario is not None:
         title = f"{title}, scenario {scenario}"
     with staged(out_dir) as staging:
+        drawn = _draw_run_figures(results, title) if run.processes(len(RUN_FIGURES)) > 1 else None
         (staging / "scenario.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(results.config)))
         results.kpis.to_csv(staging / "kpis_by_replication.csv", index=False)
         results.daily.to_csv(staging / "timeseries.csv", index=False, float_format="%.6g")
@@ -163,11 +205,8 @@ def write_outputs(results: Results, out_dir: Path, scenario: str | None = None) 
         results.defences.to_parquet(staging / "defences.parquet", index=False)
         if results.events is not None:
             results.events.to_parquet(staging / "events.parquet", index=False)
-        changes = [change.month for change in results.config.changes]
-        save_figure(figures.unallocated_over_time(results.daily, run, title, changes), staging / "unallocated.png")
-        save_figure(figures.workforce_over_time(results.daily, run, title, changes), staging / "workforce.png")
-        save_figure(figures.days_to_assessment(results.cases, run, title), staging / "days_to_assessment.png")
-        save_figure(figures.coping_over_time(results.daily, run, title, changes), staging / "coping.png")
+        for (name, *_), png in zip(RUN_FIGURES, drawn or _draw_run_figures(results, title), strict=True):
+            (staging / name).write_bytes(png)
         precision_table(results.kpis, run.auto_half_width_share).assign(auto=results.auto is not None).to_csv(
             staging / "precision.csv", index=False, float_format="%.6g"
         )

@@ -38,6 +38,10 @@ YEARLY_UNITS = {
 YEARLY_COST_UNITS = {"cost_total_gbp": "£", **{f"cost_{line}_gbp": "£" for line in COST_LINES}}
 
 
+#: The columns of the case table that the yearly measures read.
+CASE_COLUMNS = ("replication", "starting_state", "referred_day", "state", "rereferral_within_12_months")
+
+
 def _year_of(day: np.ndarray | pd.Series, run: RunConfig) -> np.ndarray:
     return np.floor((np.asarray(day, dtype=float) - run.warmup_days) / run.days_per_year).astype(int)
 
@@ -106,6 +110,7 @@ def yearly_table(
     With ``finance``, each year's cost and its lines too (pounds in that year; a part year is not scaled up).
     """
     units = {**YEARLY_UNITS, **(YEARLY_COST_UNITS if finance is not None else {})}
+    cases = cases[list(CASE_COLUMNS)]  # only what a year counts: each replication's rows are copied
     per_replication = [
         replication_years(
             cases[cases["replication"] == r],

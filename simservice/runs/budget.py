@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from simservice.config import Config, ConfigError
 from simservice.model.demand import scenario_rates
-from simservice.runs.replications import workers_for
 
 #: Memory a process needs before it simulates anything (Python, numpy, pandas, SimPy, Hydra), bytes.
 PROCESS_BYTES = 350e6
@@ -72,7 +71,7 @@ def memory_needed(configs: Sequence[Config], processes: int = 1, sizes: Sequence
     ``sizes`` are the scenarios' bytes a replication, when already worked out.
     """
     sizes = [_per_replication(c) for c in configs] if sizes is None else sizes
-    parallel = max(processes, *(workers_for(c.run.jobs, c.run.most_replications) for c in configs))
+    parallel = max(processes, *(c.run.processes(c.run.most_replications) for c in configs))
     running = parallel * (PROCESS_BYTES + max(sizes))
     kept = processes * sum(c.run.most_replications * size for c, size in zip(configs, sizes, strict=True))
     return running + kept

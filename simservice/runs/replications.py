@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Iterable, Iterator
 
 import pandas as pd
@@ -41,12 +40,6 @@ Output = tuple[ReplicationResult, dict]
 def _replicate(config: Config, replication: int) -> Output:
     result = simulate(config, replication)
     return result, replication_kpis(result, config.run, config)
-
-
-def workers_for(jobs: int, replications: int) -> int:
-    """Processes to use: ``jobs`` (-1: every core), never more than there are replications."""
-    cores = os.cpu_count() or 1
-    return max(1, min(replications, cores if jobs == -1 else jobs))
 
 
 def look_ahead(n: int) -> int:
@@ -115,7 +108,7 @@ def run_scenarios(configs: dict[str, Config], progress: bool | None = None) -> d
 
 def _run_fixed(config: Config, label: str, show: bool) -> Results:
     run = config.run
-    with _Pool(workers_for(run.jobs, run.replications)) as pool:
+    with _Pool(run.processes(run.replications)) as pool:
         done = pool.map([(config, r) for r in range(run.replications)])
         outputs = list(tqdm(done, total=run.replications, desc=label, unit="rep", disable=not show, leave=False))
     return _gather(config, outputs)
@@ -185,7 +178,7 @@ def _kpi_table(outputs: list[Output]) -> pd.DataFrame:
 def _run_auto(configs: dict[str, Config], show: bool) -> dict[str, Results]:
     """Replications added to every scenario alike until auto's rule decides; every scenario keeps the same N."""
     run = next(iter(configs.values())).run
-    n_jobs = workers_for(run.jobs, run.auto_max_replications * len(configs))
+    n_jobs = run.processes(run.auto_max_replications * len(configs))
     step = max(1, math.ceil(n_jobs / len(configs)))  # a round gives every process a replication to run
     outputs: dict[str, list[Output]] = {name: [] for name in configs}
     label = "replications (auto)" if len(configs) == 1 else f"{', '.join(configs)} (auto)"
