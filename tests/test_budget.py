@@ -25,6 +25,7 @@ def small_budget():
     return options, comparison, budget_table(comparison, options)
 
 
+@pytest.mark.slow
 def test_an_option_that_changes_nothing_differs_by_exactly_zero(small_budget):
     _, _, table = small_budget
     assert list(table["option"].unique()) == [BASE, "same", "once"]
@@ -44,6 +45,7 @@ def test_a_one_off_cost_is_spread_over_the_reported_years(small_budget):
     assert "once" in format_budget(table)
 
 
+@pytest.mark.slow
 def test_one_off_over_two_years_is_half_a_year():
     overrides = ["budget.once={one_off_gbp:120000}", *SMALL, "run.years=2"]
     options, configs = budget_configs(compose(overrides), overrides)

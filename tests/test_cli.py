@@ -83,12 +83,12 @@ def test_per_replication_series_and_case_files_agree(small_run):
 @pytest.mark.parametrize(
     ("override", "setting"),
     [
-        ("demand.referrals_per_year=-5", "demand.referrals_per_year"),
+        pytest.param("demand.referrals_per_year=-5", "demand.referrals_per_year", marks=pytest.mark.slow),
         ("policy.caseload_cap=0", "policy.caseload_cap"),
         ("policy.front_door_closure_share=1.5", "policy.front_door_closure_share"),
-        ("demand.urgent_share=-0.1", "demand.urgent_share"),
+        pytest.param("demand.urgent_share=-0.1", "demand.urgent_share", marks=pytest.mark.slow),
         ("policy.no_such_setting=3", "policy.no_such_setting"),
-        ("service.teams=four", "service.teams"),
+        pytest.param("service.teams=four", "service.teams", marks=pytest.mark.slow),
         ("run.replications=2,0", "run.replications"),  # a sweep: every value is checked first
     ],
 )

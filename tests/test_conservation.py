@@ -160,7 +160,7 @@ def _every_referral_is_somewhere_exactly_once(scenario) -> None:
         assert (records.loc[ids] == state).all(), state
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_services())
 def test_every_referral_is_somewhere_exactly_once(scenario):
     _every_referral_is_somewhere_exactly_once(scenario)

@@ -112,6 +112,7 @@ def test_event_log_is_off_by_default():
     assert service.run().events is None and service.pathway.events is None
 
 
+@pytest.mark.slow
 def test_the_command_writes_events_parquet_and_one_child_can_be_followed(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "simservice", *CHURN, "run.replications=1", f"hydra.run.dir={tmp_path}"],

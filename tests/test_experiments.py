@@ -28,13 +28,13 @@ def _same(a, b):
 
 
 def test_same_config_and_seed_give_identical_results():
-    config = load_config([*SHORT, "run.replications=3"])
+    config = load_config([*SHORT, "run.years=1", "run.replications=2"])
     _same(run_scenario(config), run_scenario(config))
 
 
 def test_serial_and_parallel_are_identical(tmp_path):
     """The same tables, and the same files byte for byte (figures drawn on other processes included)."""
-    serial = load_config([*SHORT, "run.replications=4", "run.jobs=1"])
+    serial = load_config([*SHORT, "run.years=1", "run.replications=4", "run.jobs=1"])
     parallel = dataclasses.replace(serial, run=dataclasses.replace(serial.run, jobs=2))
     one, two = run_scenario(serial), run_scenario(parallel)
     _same(one, two)
@@ -46,6 +46,7 @@ def test_serial_and_parallel_are_identical(tmp_path):
             assert a.read_bytes() == b.read_bytes(), a.name
 
 
+@pytest.mark.slow
 def test_a_different_seed_gives_different_results():
     config = load_config([*SHORT, "run.replications=2"])
     other = dataclasses.replace(config, run=dataclasses.replace(config.run, seed=config.run.seed + 1))
@@ -105,6 +106,7 @@ def four_teams():
     return run_scenario(load_config([*SHORT, "run.jobs=2"]))
 
 
+@pytest.mark.slow
 def test_three_teams_mean_more_unallocated_and_longer_assessments(four_teams):
     three = run_scenario(load_config([*SHORT, "run.jobs=2", "service.teams=3"]))
     for kpi in ("unallocated_mean", "days_to_assessment_mean", "days_to_allocation_mean"):
@@ -114,6 +116,7 @@ def test_three_teams_mean_more_unallocated_and_longer_assessments(four_teams):
     assert high < 0
 
 
+@pytest.mark.slow
 def test_a_lower_cap_means_lower_caseloads_and_more_unallocated():
     """Without the over-cap override a lower cap binds: caseloads fall and children wait unallocated."""
     no_override = [*SHORT, "run.jobs=2", "policy.override_after_days=null"]
@@ -125,6 +128,7 @@ def test_a_lower_cap_means_lower_caseloads_and_more_unallocated():
     assert low > 0
 
 
+@pytest.mark.slow
 def test_the_override_trades_the_queue_for_caseloads_over_the_cap(four_teams):
     """With the override on, a lower cap sends long waiters over it: allocations over the cap rise."""
     capped = run_scenario(load_config([*SHORT, "run.jobs=2", "policy.caseload_cap=8"]))
@@ -145,6 +149,7 @@ def test_the_cap_and_the_ceiling_hold_for_allocation():
         assert result.daily["unallocated"].max() > 0  # the cap did bite
 
 
+@pytest.mark.slow
 def test_more_demand_means_longer_waits(four_teams):
     busier = run_scenario(load_config([*SHORT, "run.jobs=2", "demand.referrals_per_year=4300"]))
     _, low, _ = _paired(four_teams, busier, "days_to_assessment_median")

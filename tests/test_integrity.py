@@ -39,6 +39,7 @@ def one_line(done: subprocess.CompletedProcess) -> str:
 # -- 1. a sweep over a documented null writes its table and its figure ----------------------------
 
 
+@pytest.mark.slow
 def test_a_sweep_over_null_writes_its_table_and_figure(tmp_path):
     done = simservice(
         "-m", *SMALL, "run.replications=1", "policy.caseload_cap=null,12", f"hydra.sweep.dir={tmp_path / 's'}",
@@ -180,6 +181,7 @@ def test_an_edited_output_fails_its_job_in_the_table(tmp_path):
 # -- 4 and 5. each run owns its folder ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_sweeps_into_one_folder_do_not_mix(tmp_path):
     folder = tmp_path / "s"
     first = simservice("-m", *SMALL, "run.replications=1", "policy.caseload_cap=12", f"hydra.sweep.dir={folder}",
@@ -224,6 +226,7 @@ def test_two_commands_started_in_one_second_get_two_folders(tmp_path, monkeypatc
     assert [p.name for p in sorted(first.parent.iterdir())] == ["10-00-00", "10-00-00-2"]
 
 
+@pytest.mark.slow
 def test_two_commands_at_once_get_two_folders(tmp_path):
     args = [sys.executable, "-m", "simservice", *SMALL, "run.replications=1", "run.years=0.5"]
     processes = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
@@ -395,6 +398,7 @@ def test_a_full_disk_is_one_line_and_no_summary(small_disk, tmp_path):
     assert not (out / SUMMARY).exists() and not list(out.glob(".partial-*"))
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_while_writing_is_one_line_and_no_summary(small_disk, tmp_path, monkeypatch):
     from simservice.runs import budget
 
@@ -415,6 +419,7 @@ def test_a_read_only_folder_is_one_line(read_only_disk, tmp_path):
     assert "Read-only" in one_line(done)
 
 
+@pytest.mark.slow
 def test_a_read_only_cache_keeps_the_jobs_ok(read_only_disk, tmp_path):
     done = simservice("-m", *SMALL, "run.replications=1", f"cache_dir={read_only_disk / 'cache'}",
                       f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
@@ -453,6 +458,7 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path):
     assert "interrupted" in one_line(done)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_sweep_is_one_line_and_no_table(tmp_path):
     sweep = tmp_path / "s"
     args = ["-m", *SMALL, "run.replications=20", "policy.caseload_cap=12,15,18,21", f"hydra.sweep.dir={sweep}",
@@ -463,6 +469,7 @@ def test_ctrl_c_during_a_sweep_is_one_line_and_no_table(tmp_path):
     assert not (sweep / "sweep.parquet").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_sweep_whose_jobs_run_in_this_process(tmp_path):
     sweep = tmp_path / "s"
     args = ["-m", *SMALL, "run.replications=20", "policy.caseload_cap=12,15,18,21", f"hydra.sweep.dir={sweep}",
@@ -590,6 +597,7 @@ def test_a_manifest_that_leaves_out_a_file_is_damaged(finished_job, tmp_path, ca
     assert "damaged" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_restored_entry_that_was_tampered_with_is_not_ok(finished_job, tmp_path):
     """Through a sweep job: a damaged entry is run again, and the job is ok with fresh results."""
     _, entry = finished_job

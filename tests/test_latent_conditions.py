@@ -51,6 +51,7 @@ def every_good():
     return run_scenario(load_config([*SHORT, "run.replications=4", EVERY_GOOD]))
 
 
+@pytest.mark.slow
 def test_with_every_condition_good_the_missed_rate_is_the_base_rate(every_good):
     """Every passage meets its base hole, and risky children who reach the waiting list are missed at the product
     of the three base holes, within the binomial interval."""
@@ -132,6 +133,7 @@ def pressed():
     return run_scenario(load_config(config)), run_scenario(load_config([*config, EVERY_GOOD]))
 
 
+@pytest.mark.slow
 def test_attribution_is_reproducible_and_every_condition_at_once_prevents_the_most(pressed):
     bad, _ = pressed
     run = bad.config.run
@@ -198,6 +200,7 @@ def test_caseload_on_counts_the_children_a_worker_holds(pressed):
     assert len(asked) >= 8 and max(counts) > 5
 
 
+@pytest.mark.slow
 def test_the_trainers_demonstration_writes_its_handout(tmp_path, small_demonstration):
     """The experiment, made small: the handout names every step and carries its figures and two children."""
     shutil.copytree(small_demonstration, tmp_path / "demo")  # the stories below write into it

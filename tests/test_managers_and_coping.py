@@ -63,7 +63,7 @@ def _sign_off_sojourn(load: float, replication: int, customers: int = 20_000) ->
     return float(np.mean(waits[customers // 10 :]))  # the first tenth is a warm-up
 
 
-@pytest.mark.parametrize("load", [0.5, 0.7])
+@pytest.mark.parametrize("load", [0.5, pytest.param(0.7, marks=pytest.mark.slow)])
 def test_sign_off_with_one_manager_is_an_mm1_queue(load):
     """Poisson completions, exponential sign-off times, one manager: the mean time to sign-off is 1 / (mu - lambda)."""
     mean, low, high = mean_ci([_sign_off_sojourn(load, r) for r in range(8)])
@@ -96,6 +96,7 @@ def three_teams():
     return run_scenario(load_config([*SHORT, "coping=off", "service.teams=3", "service.workers_per_team=8"]))
 
 
+@pytest.mark.slow
 def test_three_managers_for_the_same_workers_give_less_supervision_longer_sign_off_and_more_stress(
     four_teams, three_teams
 ):
@@ -139,6 +140,7 @@ def test_a_vacant_manager_post_is_covered_by_an_interim_and_then_filled():
 # -- honest measures --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_referral_still_unassessed_after_45_days_counts_as_late():
     """Posts cut hard: completion-based timeliness flatters, the referral-cohort measure does not."""
     config = load_config([*SHORT[:4], "coping=off", "service.workers_per_team=3"])
@@ -271,6 +273,7 @@ def test_managers_given_unlimited_time_at_a_date_sign_off_what_waits_and_supervi
     assert (result.cases["state"] != "awaiting_sign_off").all()
 
 
+@pytest.mark.slow
 def test_a_team_without_posts_is_pressed_by_its_queue_and_the_service_needs_a_post():
     from simservice.config import ConfigError
 

@@ -25,8 +25,8 @@ def _change_day(config, month):
     [
         "changes=[{month:6,setting:policy.caseload_cap,value:10}]",
         CUT,
-        "changes=[{month:6,setting:demand.referrals_per_year,value:3700}]",
-        "changes=[{month:6,setting:workforce.agency_allowed,value:false}]",
+        pytest.param("changes=[{month:6,setting:demand.referrals_per_year,value:3700}]", marks=pytest.mark.slow),
+        pytest.param("changes=[{month:6,setting:workforce.agency_allowed,value:false}]", marks=pytest.mark.slow),
     ],
 )
 def test_a_dated_change_leaves_everything_before_it_untouched(change):
@@ -113,8 +113,8 @@ def test_bad_dated_changes_name_the_setting(change, setting):
 
 @pytest.fixture(scope="module")
 def cap_comparison():
-    base = load_config([*SHORT, "run.replications=8", "run.jobs=2"])
-    lower = load_config([*SHORT, "run.replications=8", "run.jobs=2", "policy.caseload_cap=12"])
+    base = load_config([*SHORT, "run.replications=6", "run.jobs=2"])
+    lower = load_config([*SHORT, "run.replications=6", "run.jobs=2", "policy.caseload_cap=12"])
     return compare({"cap_18": base, "cap_12": lower}, progress=False)
 
 

@@ -103,7 +103,9 @@ def test_posts_follow_the_accepted_referrals_in_teams_of_about_six(accepted):
     assert max(posts) - min(posts) <= 1 and max(posts) <= presets.POSTS_PER_TEAM + 3
 
 
-@pytest.mark.parametrize("year", [2017, 2019, 2023])
+@pytest.mark.parametrize(
+    "year", [pytest.param(2017, marks=pytest.mark.slow), 2019, pytest.param(2023, marks=pytest.mark.slow)]
+)
 def test_every_council_s_preset_is_within_every_setting_s_limits(year):
     base = load_config(SHORT)
     for code in checkable(year).code:

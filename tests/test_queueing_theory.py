@@ -30,7 +30,7 @@ def test_erlang_c_formula_known_value():
 def test_days_to_allocation_matches_erlang_c(utilisation):
     servers = 3
     arrivals = utilisation * servers  # mu = 1 a day
-    config = queue_config(servers, arrivals, 1, "run.years=40", "run.replications=10", "run.jobs=2")
+    config = queue_config(servers, arrivals, 1, "run.years=20", "run.replications=10", "run.jobs=2")
     summary = run_scenario(config).summary.set_index("kpi")
     expected = erlang_c_wait(arrivals, 1.0, servers)
     row = summary.loc["days_to_allocation_mean"]
@@ -39,7 +39,7 @@ def test_days_to_allocation_matches_erlang_c(utilisation):
     assert row.ci_high - row.ci_low < 0.25 * expected
 
 
-@pytest.mark.parametrize("utilisation", [0.5, 0.7])
+@pytest.mark.parametrize("utilisation", [0.5, pytest.param(0.7, marks=pytest.mark.slow)])
 def test_days_to_completion_matches_mm1(utilisation):
     config = queue_config(1, utilisation, None, "run.years=20", "run.replications=10", "run.jobs=2")
     summary = run_scenario(config).summary.set_index("kpi")

@@ -68,6 +68,7 @@ def test_the_named_option_is_the_cheapest_finalist_that_meets_the_targets():
     assert best.index[0] == BASE and best["named"].sum() == 1
 
 
+@pytest.mark.slow
 def test_a_search_on_the_model_names_an_option_and_writes_its_files_whole(tmp_path):
     out = tmp_path / "run"
     done = simservice(*FEW, *TINY, f"hydra.run.dir={out}", cwd=tmp_path)
@@ -82,6 +83,7 @@ def test_a_search_on_the_model_names_an_option_and_writes_its_files_whole(tmp_pa
     assert "Named: " in done.stdout
 
 
+@pytest.mark.slow
 def test_a_target_nothing_can_meet_is_said_in_one_line_exits_1_and_names_nothing(tmp_path):
     out = tmp_path / "run"
     impossible = [

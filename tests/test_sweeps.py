@@ -37,6 +37,7 @@ def caps_sweep(tmp_path_factory):
     return tmp, done
 
 
+@pytest.mark.slow
 def test_sweep_gathers_one_complete_set_of_kpis_per_job(caps_sweep):
     tmp, done = caps_sweep
     table = pd.read_parquet(tmp / "first" / "sweep.parquet")
@@ -49,6 +50,7 @@ def test_sweep_gathers_one_complete_set_of_kpis_per_job(caps_sweep):
     assert "Sweep of 2 jobs gathered" in done.stdout
 
 
+@pytest.mark.slow
 def test_the_sweep_table_answers_sql(caps_sweep):
     tmp, _ = caps_sweep
     answer = query(
@@ -59,6 +61,7 @@ def test_the_sweep_table_answers_sql(caps_sweep):
     assert answer["mean"].iloc[0] > answer["mean"].iloc[1]  # a lower cap leaves more children waiting
 
 
+@pytest.mark.slow
 def test_running_the_same_sweep_again_restores_finished_jobs(caps_sweep):
     tmp, _ = caps_sweep
     again = simservice(*sweep_args(tmp, "again", "cache", "policy.caseload_cap=12,18"), cwd=tmp)
@@ -139,6 +142,7 @@ def _side(scenario: str) -> str:
     return "base" if scenario == "usual" else "scenario"
 
 
+@pytest.mark.slow
 def test_a_comparison_from_the_command_line(tmp_path):
     done = simservice(
         "experiment=front_door_bulge", *SMALL, "run.progress=false", f"hydra.run.dir={tmp_path}", cwd=tmp_path

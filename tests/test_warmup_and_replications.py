@@ -130,6 +130,7 @@ def test_auto_gives_exactly_the_results_of_asking_for_that_many():
     pd.testing.assert_frame_equal(auto.summary, fixed.summary)
 
 
+@pytest.mark.slow
 def test_auto_in_parallel_gives_what_it_gives_serially():
     serial = run_scenario(load_config([*AUTO, "run.jobs=1"]))
     parallel = run_scenario(load_config([*AUTO, "run.jobs=2"]))
@@ -146,6 +147,7 @@ def test_auto_at_its_maximum_says_which_kpis_are_still_wider():
     assert all(kpi in line for kpi in results.auto.wider)
 
 
+@pytest.mark.slow
 def test_auto_in_a_comparison_gives_every_scenario_the_same_number():
     comparison = compare({"base": [], "busier": ["demand.referrals_per_year=360"]}, common=AUTO, progress=False)
     numbers = {name: r.config.run.replications for name, r in comparison.results.items()}
@@ -160,6 +162,7 @@ def test_auto_in_a_comparison_gives_every_scenario_the_same_number():
         assert (half <= 0.5 * kpis.mean().abs() + 1e-12).all()
 
 
+@pytest.mark.slow
 def test_an_auto_run_says_how_many_it_took_and_writes_it_down(tmp_path):
     done = simservice(*AUTO, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -170,7 +173,9 @@ def test_an_auto_run_says_how_many_it_took_and_writes_it_down(tmp_path):
     assert len(pd.read_csv(tmp_path / "run" / "kpis_by_replication.csv")) == n
 
 
-@pytest.mark.parametrize("value", ["banana", "0", "2.5"])
+@pytest.mark.parametrize(
+    "value", ["banana", pytest.param("0", marks=pytest.mark.slow), pytest.param("2.5", marks=pytest.mark.slow)]
+)
 def test_a_bad_number_of_replications_is_one_line(tmp_path, value):
     done = simservice(*TINY, f"run.replications={value}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert done.returncode == 2

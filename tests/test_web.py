@@ -146,6 +146,7 @@ def test_every_planner_control_changes_the_command():
     assert keys(at) - touched == {"planner.run"}  # the run button: test_a_planner_run...
 
 
+@pytest.mark.slow
 def test_a_planner_run_shows_kpis_figures_the_comparison_files_and_commands(cache, monkeypatch):
     started = []
     popen = jobs.subprocess.Popen
@@ -190,7 +191,9 @@ def test_a_planner_run_shows_kpis_figures_the_comparison_files_and_commands(cach
 
 
 @pytest.mark.parametrize(
-    ("setting", "value"), [("service.foo", "3"), ("policy.caseload_cap", "0")], ids=["unknown", "out_of_range"]
+    ("setting", "value"),
+    [("service.foo", "3"), pytest.param("policy.caseload_cap", "0", marks=pytest.mark.slow)],
+    ids=["unknown", "out_of_range"],
 )
 def test_a_bad_dated_change_gets_the_command_line_s_one_line(tmp_path, setting, value):
     at = page(PLANNER)
@@ -265,6 +268,7 @@ def test_a_bad_own_option_gets_the_command_line_s_one_line(tmp_path):
     assert [e.value for e in at.error] == [cli.stderr.strip().removeprefix("simservice: error: ")]
 
 
+@pytest.mark.slow
 def test_a_finance_run_shows_the_plane_the_table_and_the_workbook():
     at = tiny(page(FINANCE), "finance")
     at.multiselect(key="finance.options").set_value(["raise_cap"])
@@ -331,6 +335,7 @@ def _pretend(monkeypatch, made: Path, error: str = "") -> tuple[list, threading.
     return started, finish
 
 
+@pytest.mark.slow
 def test_the_demonstration_is_prepared_once_then_each_step_is_read_from_its_files(
     cache, monkeypatch, small_demonstration
 ):
@@ -389,6 +394,7 @@ def test_the_demonstration_is_prepared_once_then_each_step_is_read_from_its_file
     assert _steps_shown(again) and len(started) == 1 and not again.exception
 
 
+@pytest.mark.slow
 def test_a_demonstration_that_fails_says_why_and_can_be_prepared_again(cache, monkeypatch, small_demonstration):
     error = "run.years=0: must be a number above 0 and at most 50"
     started, finish = _pretend(monkeypatch, small_demonstration, error)
@@ -456,6 +462,7 @@ def test_every_trainer_control_changes_the_command():
     assert keys(at) - touched == {"trainer.prepare"}  # test_the_demonstration_is_prepared...
 
 
+@pytest.mark.slow
 def test_a_trainer_s_own_conditions_run_against_the_good_ones(cache):
     at = tiny(page(TRAINER), "trainer.yours")
     at.slider(key="trainer.workers_per_team").set_value(4).run()
@@ -479,7 +486,9 @@ def test_a_trainer_s_own_conditions_run_against_the_good_ones(cache):
 
 
 @pytest.mark.parametrize(
-    ("setting", "value"), [("service.foo", "3"), ("policy.caseload_cap", "0")], ids=["unknown", "out_of_range"]
+    ("setting", "value"),
+    [pytest.param("service.foo", "3", marks=pytest.mark.slow), ("policy.caseload_cap", "0")],
+    ids=["unknown", "out_of_range"],
 )
 def test_a_bad_setting_of_the_trainer_s_own_gets_the_command_line_s_one_line(tmp_path, setting, value):
     at = page(TRAINER)

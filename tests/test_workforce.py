@@ -180,6 +180,7 @@ def test_full_long_term_teams_keep_children_on_assessment_caseloads():
 OUTSIDE = [*SHORT, "demand.referrals_per_year=1820", "demand.counts_are=new"]
 
 
+@pytest.mark.slow
 def test_rereferrals_follow_their_probability():
     # Referrals from outside stay at the default's while the probability changes.
     # (Missed risks come back whatever the probability: here they do not.)
