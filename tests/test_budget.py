@@ -34,6 +34,7 @@ def test_an_option_that_changes_nothing_differs_by_exactly_zero(small_budget):
     assert (same["difference"] == 0).all() and (same["diff_ci_low"] == 0).all() and (same["diff_ci_high"] == 0).all()
 
 
+@pytest.mark.slow
 def test_a_one_off_cost_is_spread_over_the_reported_years(small_budget):
     _, _, table = small_budget
     once = table[table["option"] == "once"].set_index("measure")

@@ -53,6 +53,7 @@ def test_a_different_seed_gives_different_results():
     assert not run_scenario(config).kpis.equals(run_scenario(other).kpis)
 
 
+@pytest.mark.slow
 def test_replications_differ_from_each_other():
     kpis = run_scenario(load_config([*SHORT, "run.replications=3"])).kpis
     assert kpis["days_to_assessment_mean"].nunique() == 3

@@ -90,6 +90,7 @@ def test_an_interim_manager_costs_the_day_rate_and_a_vacant_post_nothing():
     assert results.summary.set_index("kpi").loc["cost_managers_gbp", "mean"] == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_agency_is_paid_for_days_worked_and_costs_nothing_without_agency(busy):
     days = busy.daily[~busy.daily.warmup]
     rate, years = busy.config.finance.agency_day_rate, busy.config.run.years * busy.config.run.replications

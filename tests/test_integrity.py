@@ -109,6 +109,7 @@ def fresh_cache(finished_job, tmp_path) -> Path:
     return copy
 
 
+@pytest.mark.slow
 def test_a_sound_entry_is_restored_whole(finished_job, tmp_path):
     entry = fresh_cache(finished_job, tmp_path)
     assert restore(entry.parent, entry.name, tmp_path / "out")
@@ -168,6 +169,7 @@ def test_an_edit_to_an_output_never_reaches_the_cache(finished_job):
     assert SUMMARY in manifest["files"]
 
 
+@pytest.mark.slow
 def test_an_edited_output_fails_its_job_in_the_table(tmp_path):
     cfg = compose([*SMALL, "run.replications=1", "cache_dir=null"])
     run_job(cfg, tmp_path / "0")

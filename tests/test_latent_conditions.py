@@ -69,7 +69,7 @@ def test_with_every_condition_good_the_missed_rate_is_the_base_rate(every_good):
 @pytest.mark.parametrize(
     "condition",
     [
-        "stress",
+        pytest.param("stress", marks=pytest.mark.slow),
         pytest.param("supervision_missed", marks=pytest.mark.slow),
         pytest.param("raised_threshold", marks=pytest.mark.slow),
     ],

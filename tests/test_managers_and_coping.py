@@ -108,6 +108,7 @@ def test_three_managers_for_the_same_workers_give_less_supervision_longer_sign_o
     assert low > 0
 
 
+@pytest.mark.slow
 def test_per_team_outputs_add_up_to_the_service(four_teams):
     teams = four_teams.teams.groupby("replication")[["unallocated_mean", "assessments_completed"]].sum()
     kpis = four_teams.kpis.set_index("replication")
@@ -245,6 +246,7 @@ def test_a_sweep_and_a_printout_at_once_is_one_line(capsys):
     assert err.count("\n") == 1 and "one of -m/--multirun, --cfg" in err
 
 
+@pytest.mark.slow
 def test_yearly_measures_stay_within_what_they_can_be():
     from simservice.reporting.yearly import yearly_table
 

@@ -24,7 +24,7 @@ def _change_day(config, month):
     "change",
     [
         "changes=[{month:6,setting:policy.caseload_cap,value:10}]",
-        CUT,
+        pytest.param(CUT, marks=pytest.mark.slow),
         pytest.param("changes=[{month:6,setting:demand.referrals_per_year,value:3700}]", marks=pytest.mark.slow),
         pytest.param("changes=[{month:6,setting:workforce.agency_allowed,value:false}]", marks=pytest.mark.slow),
     ],

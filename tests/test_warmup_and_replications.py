@@ -51,6 +51,7 @@ def test_mser5_counts_in_observations_and_searches_only_the_first_half():
     assert mser5(np.r_[np.linspace(50.0, 0.0, 300), np.zeros(1000)]) == 300
 
 
+@pytest.mark.slow
 def test_the_warmup_command_prints_its_table_and_draws_the_figure(tmp_path):
     out = tmp_path / "w"
     arguments = [*TINY, "--years", "1", "--replications", "2", "--out", str(out)]

@@ -207,6 +207,7 @@ def test_a_bad_dated_change_gets_the_command_line_s_one_line(tmp_path, setting, 
     assert not at.exception and "changes" not in shown_command(at)
 
 
+@pytest.mark.slow
 def test_a_change_that_a_shorter_run_leaves_out_is_refused_when_run(tmp_path):
     at = page(PLANNER)
     at.text_input(key="planner.change_setting").set_value("service.teams")
