@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import simpy
 
+from simservice.config import OneLineParser
 from simservice.hydra_config import load_config
 from simservice.model.service import Service
 
@@ -212,7 +213,7 @@ def _replications(text: str) -> int | str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m simservice.bench", description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="config overrides, as for the simservice command")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved timed blocks; the best of each counts")
     parser.add_argument("--scale", action="store_true", help="1x, 10x and 100x the default: cost per referral")

@@ -10,10 +10,12 @@ ask the model for more memory or time than a run can have.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import os
 import pickle
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Dict, List, Optional, Sequence
@@ -44,6 +46,14 @@ CONDITIONS_BY_LAYER = {
 CONDITIONS = tuple(c for conditions in CONDITIONS_BY_LAYER.values() for c in conditions)
 #: A century of working days: the longest span any delay or duration may be set to (longer than any career).
 CENTURY_DAYS = 25_300
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A command's options: a mistyped one is one line naming it and exit code 2, as a mistyped setting is."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 class ConfigError(ValueError):

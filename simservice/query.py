@@ -13,13 +13,14 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from simservice.config import OneLineParser
 
 #: The SQL runs with no file, network or extension access, and cannot turn it back on.
 LOCKED = {
@@ -51,7 +52,7 @@ def query(sweep: str | Path, sql: str) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m simservice.query", description=__doc__.splitlines()[0])
     parser.add_argument("sweep", help="a sweep directory (multirun/...) or its sweep.parquet")
     parser.add_argument("sql", nargs="?", default="SELECT * FROM sweep", help="SQL over the table 'sweep'")
     args = parser.parse_args(argv)

@@ -9,12 +9,12 @@ first run's folder.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from simservice.config import OneLineParser
 from simservice.reporting.outputs import publish, save_figure, staged
 from simservice.reporting.stories import Run, markdown, pick
 
@@ -47,7 +47,7 @@ def read_run(folder: Path) -> tuple[Run, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m simservice.story", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m simservice.story", description=__doc__.splitlines()[0])
     parser.add_argument("bad", type=Path, help="the run where risks were missed (its folder)")
     parser.add_argument("good", type=Path, help="the run with the same children in better conditions (its folder)")
     parser.add_argument("--count", type=int, default=2, help="how many children (default 2)")

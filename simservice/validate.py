@@ -17,7 +17,6 @@ so an interrupted validation resumes where it stopped and a finished one is not 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -33,7 +32,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from simservice.config import Config, ConfigError
+from simservice.config import Config, ConfigError, OneLineParser
 from simservice.councils import ENGLAND, load
 from simservice.hydra_config import error_text, load_config
 from simservice.runs.cache import job_key
@@ -261,16 +260,8 @@ def report(rows: pd.DataFrame, measures: pd.DataFrame, year: int, command: str, 
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 
-class _Parser(argparse.ArgumentParser):
-    """The command's options: a mistyped one is one line naming it, as a mistyped setting is."""
-
-    def error(self, message: str):
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(
+    parser = OneLineParser(
         prog="python -m simservice.validate",
         description="Run every English council's preset and set the model's figures beside DfE's.",
     )

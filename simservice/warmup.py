@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simservice.config import ConfigError
+from simservice.config import ConfigError, OneLineParser
 from simservice.hydra_config import error_text, load_config
 from simservice.reporting.outputs import claim, claim_new, publish, save_figure, staged
 from simservice.reporting.warmup import WARMUP_SERIES, format_truncations, recommended_warmup, truncations
@@ -36,7 +36,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _arguments() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m simservice.warmup", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m simservice.warmup", description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="settings as for the simservice command, e.g. service.teams=3")
     parser.add_argument(
         "--years",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import signal
 import subprocess
 import sys
@@ -181,3 +182,23 @@ def test_the_run_s_figures_mark_its_dated_changes():
         assert "dated change" in [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
         plain = draw(results.daily, run_config, "title")
         assert not [line for ax in plain.axes for line in ax.get_lines() if line.get_linestyle() == ":"]
+
+
+@pytest.mark.parametrize(
+    ("module", "prog", "args"),
+    [
+        ("simservice.warmup", "python -m simservice.warmup", ["--nonsense"]),
+        ("simservice.story", "python -m simservice.story", []),
+        ("simservice.query", "python -m simservice.query", []),
+        ("simservice.bench", "python -m simservice.bench", ["--repeats", "many"]),
+        ("simservice.validate", "python -m simservice.validate", ["--year"]),
+        ("simservice.web.serve", "simservice-app", ["--port", "x"]),
+    ],
+)
+def test_every_command_s_mistyped_option_is_one_line_and_exit_2(module, prog, args, capsys):
+    """Not argparse's usage and then the error: one line naming what was wrong, as a mistyped setting gets."""
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(module).main(args)
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"{prog}: error: ") and error.count("\n") == 1, error

@@ -8,6 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
+from simservice.config import OneLineParser
 from simservice.web.jobs import CACHE_ENV
 
 HOST = "127.0.0.1"
@@ -20,7 +21,7 @@ def _fail(message: str) -> None:
 
 
 def _arguments() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="simservice-app",
         description="The simservice page for planners, finance officers and trainers, in your browser, on this computer"
         " only.",
