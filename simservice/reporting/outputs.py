@@ -165,7 +165,8 @@ def _png(drawing: str, table: pd.DataFrame, run: RunConfig, title: str, changes:
 def _draw_run_figures(results: Results, title: str) -> Iterator[bytes]:
     """The run's figures in ``RUN_FIGURES`` order, drawn on the run's processes (``run.jobs``) when it has several.
 
-    Drawing is dispatched at once, so the caller writes the tables while the other processes draw.
+    With several, drawing is dispatched at once, so the caller writes the tables while the other processes draw;
+    with one, each figure is drawn as the caller asks for it.
     """
     run = results.config.run
     changes = [change.month for change in results.config.changes]
@@ -191,7 +192,7 @@ def write_outputs(results: Results, out_dir: Path, scenario: str | None = None) 
     if scenario is not None:
         title = f"{title}, scenario {scenario}"
     with staged(out_dir) as staging:
-        drawn = _draw_run_figures(results, title) if run.processes(len(RUN_FIGURES)) > 1 else None
+        drawn = _draw_run_figures(results, title)  # on other processes from now, or here when they are written
         (staging / "scenario.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(results.config)))
         results.kpis.to_csv(staging / "kpis_by_replication.csv", index=False)
         results.daily.to_csv(staging / "timeseries.csv", index=False, float_format="%.6g")
@@ -205,7 +206,7 @@ def write_outputs(results: Results, out_dir: Path, scenario: str | None = None) 
         results.defences.to_parquet(staging / "defences.parquet", index=False)
         if results.events is not None:
             results.events.to_parquet(staging / "events.parquet", index=False)
-        for (name, *_), png in zip(RUN_FIGURES, drawn or _draw_run_figures(results, title), strict=True):
+        for (name, *_), png in zip(RUN_FIGURES, drawn, strict=True):
             (staging / name).write_bytes(png)
         precision_table(results.kpis, run.auto_half_width_share).assign(auto=results.auto is not None).to_csv(
             staging / "precision.csv", index=False, float_format="%.6g"
