@@ -33,8 +33,9 @@ def test_same_config_and_seed_give_identical_results():
 
 
 def test_serial_and_parallel_are_identical(tmp_path):
-    """The same tables, and the same files byte for byte (figures drawn on other processes included)."""
-    serial = load_config([*SHORT, "run.years=1", "run.replications=4", "run.jobs=1"])
+    """The same tables, and the same files byte for byte (figures drawn on other processes, dated change marked)."""
+    change = "changes=[{month:6,setting:service.teams,value:3}]"
+    serial = load_config([*SHORT, "run.years=1", "run.replications=4", "run.jobs=1", change])
     parallel = dataclasses.replace(serial, run=dataclasses.replace(serial.run, jobs=2))
     one, two = run_scenario(serial), run_scenario(parallel)
     _same(one, two)
