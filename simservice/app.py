@@ -26,8 +26,16 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from simservice.config import PAIRING, Config, ConfigError, is_truth_setting
-from simservice.hydra_config import compose, conf_dir, error_text, register_configs, to_config, without_hydra
+from simservice.config import PAIRING, Config, ConfigError, OneLineParser, is_truth_setting
+from simservice.hydra_config import (
+    compose,
+    conf_dir,
+    error_text,
+    register_configs,
+    run_once,
+    to_config,
+    without_hydra,
+)
 from simservice.reporting.outputs import OWNER, claim, claim_new, clean_abandoned_staging, format_summary, write_outputs
 from simservice.runs.budget import memory_check, output_bytes
 from simservice.runs.budget_options import BASE, BudgetOption, format_budget, read_options, write_budget
@@ -54,8 +62,7 @@ def _write_failed(out: Path, error: OSError) -> None:
     _fail(f"cannot write the results into {out}: {reason}; nothing was written", EXIT_FAILED)
 
 
-@hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
-def main(cfg: DictConfig) -> None:
+def run_task(cfg: DictConfig) -> None:
     """Run the composed scenario (or compare scenarios) and write the results into Hydra's output directory."""
     hydra_config = HydraConfig.get()
     out = Path(hydra_config.runtime.output_dir)
@@ -84,6 +91,10 @@ def main(cfg: DictConfig) -> None:
     if results.auto is not None:
         print(results.auto.line())
     print(f"Results in {out}")
+
+
+#: The command through Hydra: sweeps, and the flags that only print (a single run is composed once, ``_cli``).
+main = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(run_task)
 
 
 def _heading(config: Config) -> str:
@@ -277,6 +288,7 @@ class Plan:
 
     disk_bytes: float  # the files it will write, and a sweep's copies in the cache
     cache_dir: Path | None
+    composed: DictConfig | None = None  # a single run's config with Hydra's settings: the one it runs on
 
 
 def plan(
@@ -292,14 +304,20 @@ def plan(
     if problem:
         raise Refused(problem)
     search = [f"hydra.searchpath=[{quoted('file://' + str(Path(config_dir).resolve()))}]"] if config_dir else []
-    jobs, processes, disk, cache = 1, 1, 0.0, None
+    jobs, processes, disk, cache, single = 1, 1, 0.0, None, None
+    # A single run keeps its Hydra settings: it is composed here once, and runs on this config (``_cli``).
+    theirs = [] if multirun else [o for o in overrides if o not in mine]
     for number, case in enumerate(cases):
         _truth_only(case)
+        case = [*case, *theirs]
         try:
-            composed = compose([*case, *search], config_name, hydra=multirun and number == 0)
-            if multirun and number == 0:  # the sweep's own settings (hydra.sweeper.params) come with it
-                jobs = count_jobs(composed.hydra.sweeper.get("params"), mine)
-                processes = min(jobs, _sweep_processes(overrides))
+            composed = compose([*case, *search], config_name, hydra=number == 0)
+            if number == 0:
+                if multirun:  # the sweep's own settings (hydra.sweeper.params) come with it
+                    jobs = count_jobs(composed.hydra.sweeper.get("params"), mine)
+                    processes = min(jobs, _sweep_processes(overrides))
+                else:
+                    single = composed
                 composed = without_hydra(composed)
             if multirun and composed.scenarios:
                 single = "a sweep runs single scenarios: compare without -m"
@@ -331,7 +349,7 @@ def plan(
             raise Refused(f"{culprit}: {error_text(error)}") from error
         disk = max(disk, sum(output_bytes(config) for config in configs))
         cache = Path(composed.cache_dir) if composed.cache_dir else None
-    return Plan(disk * (2 * jobs if multirun else 1), cache)
+    return Plan(disk * (2 * jobs if multirun else 1), cache, single)
 
 
 def _truth_only(case: Sequence[str]) -> None:
@@ -375,7 +393,7 @@ def _fails_alone(overrides: list[str], config_name: str) -> bool:
 
 def _arguments() -> argparse.ArgumentParser:
     """The command line as Hydra reads it: overrides, and the flags that only print or pick a mode."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = OneLineParser(prog="simservice", add_help=False)
     parser.add_argument("overrides", nargs="*")
     for flag in ("--help", "-h"), ("--hydra-help",), ("--resolve",), ("--run", "-r"), ("--multirun", "-m"):
         parser.add_argument(*flag, action="store_true")
@@ -472,7 +490,9 @@ def _unclaim(folder: list[Path]) -> None:
 
 
 def _cli(args: list[str], folder: list[Path]) -> None:
-    parsed, _ = _arguments().parse_known_args(args)
+    parsed, unknown = _arguments().parse_known_intermixed_args(args)  # overrides after a flag are overrides too
+    if unknown:
+        raise Refused(f"{unknown[0]}: not an option of simservice; simservice --help lists them")
     informational = (
         parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion or parsed.version
     )
@@ -490,6 +510,9 @@ def _cli(args: list[str], folder: list[Path]) -> None:
         clean_abandoned_staging(roots)
         mine, taken = own_folder(parsed.overrides, multirun, shlex.join(["simservice", *args]), what.disk_bytes)
         folder.append(taken)
+        if what.composed is not None and not (parsed.config_path or parsed.experimental_rerun):
+            run_once(what.composed, taken, run_task)  # not composed again, as hydra.main would, twice
+            return
         args = [a for a in args if a not in parsed.overrides] + mine
     sys.argv = [sys.argv[0], *args]
     main()

@@ -7,12 +7,12 @@ here, through their public APIs only; ``config.py`` says what the settings are.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from simservice.config import Config, CouncilConfig, incomplete, require
 from simservice.presets import preset
@@ -80,6 +80,30 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config", hydra: b
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=hydra)
+
+
+def run_once(cfg: DictConfig, folder: Path, task: Callable[[DictConfig], Any]) -> None:
+    """Run ``task`` on a composed config (with ``hydra=True``) as ``hydra.main`` runs a single job, into ``folder``.
+
+    Hydra's own run would compose the config twice more; this is its job runner on the config already composed:
+    the same folder, ``.hydra/`` files, log and settings. Callbacks act on sweeps only (``GatherSweep``), so none run.
+    """
+    from hydra.core.utils import run_job
+    from hydra.experimental.callback import Callback
+    from hydra.types import HydraContext, RunMode
+
+    with read_write(cfg.hydra), open_dict(cfg.hydra):
+        cfg.hydra.run.dir = str(folder)
+        cfg.hydra.mode = RunMode.RUN
+        cfg.hydra.overrides.hydra.append("hydra.mode=RUN")  # as hydra.main records the mode it chose
+    done = run_job(
+        task_function=task,
+        config=cfg,
+        job_dir_key="hydra.run.dir",
+        job_subdir_key=None,
+        hydra_context=HydraContext(config_loader=None, callbacks=Callback()),  # type: ignore[arg-type]
+    )
+    _ = done.return_value  # the task's error, if it failed, raised here as hydra.main raises it
 
 
 def without_hydra(cfg: DictConfig) -> DictConfig:

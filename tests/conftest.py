@@ -66,6 +66,17 @@ def queue_config(servers: int, arrivals_per_day: float, cap: int | None, *extra:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that share a module's fixture run on one worker, so pytest-xdist computes it once, not once a worker.
+
+    Works with ``--dist loadgroup`` (pyproject.toml); every other test goes to whichever worker is free.
+    """
+    for item in items:
+        definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        if any(d[-1].scope == "module" for d in definitions.values()):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 @pytest.fixture(autouse=True)
 def _fresh_hydra():
     """Each test composes its own configs."""

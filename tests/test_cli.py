@@ -151,6 +151,78 @@ def test_failed_write_leaves_no_summary(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".partial-*"))
 
 
+def test_a_single_run_is_composed_once(tmp_path, monkeypatch):
+    """The checks' composition is the one the run uses; hydra.main would compose the config twice more."""
+    from simservice import app
+
+    composed = []
+
+    def counted(*args, **kwargs):
+        composed.append(args)
+        return real(*args, **kwargs)
+
+    def hydra_main():
+        raise AssertionError("a single run went through hydra.main")
+
+    real = app.compose
+    monkeypatch.setattr(app, "compose", counted)
+    monkeypatch.setattr(app, "main", hydra_main)
+    monkeypatch.chdir(tmp_path)
+    app.cli(
+        [*SMALL, "run.replications=1", "--config-name=config", "service.teams=3", f"hydra.run.dir={tmp_path / 'run'}"]
+    )
+    assert len(composed) == 1
+    assert pd.read_csv(tmp_path / "run" / "summary.csv")["kpi"].tolist() == list(KPI_UNITS)
+    ran_on = (tmp_path / "run" / ".hydra" / "config.yaml").read_text()
+    assert "teams: 3" in ran_on and "replications: 1" in ran_on
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["--bogus"], "--bogus: not an option of simservice; simservice --help lists them"),
+        (["--multirun=3"], "argument --multirun/-m: ignored explicit argument '3'"),
+        (["--config-name", "config", "service.teams=0"], "service.teams=0: must be a whole number from 1 to 500"),
+    ],
+)
+def test_a_mistyped_flag_or_a_bad_setting_after_a_flag_is_one_line(args, line, tmp_path, monkeypatch, capsys):
+    from simservice import app
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        app.cli(args)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [f"simservice: error: {line}"]
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_run_composed_once_writes_what_hydra_main_writes(tmp_path):
+    """The same files, byte for byte, as the run hydra.main makes (taken when --config-path is given)."""
+    from simservice.hydra_config import conf_dir
+    from simservice.reporting.outputs import OWNER
+
+    args = [*SMALL, "run.replications=1", "policy.caseload_cap=15", "hydra.verbose=false"]
+    once = simservice(*args, "hydra.run.dir=run-once", cwd=tmp_path)
+    twice = simservice(f"--config-path={conf_dir()}", *args, "hydra.run.dir=run-main", cwd=tmp_path)
+    assert once.returncode == twice.returncode == 0, once.stderr + twice.stderr
+    assert once.stdout.replace("run-once", "run-main") == twice.stdout
+    files = _files(tmp_path / "run-main")
+    assert files == _files(tmp_path / "run-once")
+    for name in files:
+        if name.name == OWNER:  # who made the folder: this process and command
+            continue
+        mine, theirs = (tmp_path / "run-once" / name).read_bytes(), (tmp_path / "run-main" / name).read_bytes()
+        if name.name == "hydra.yaml":  # the folder's name, and the --config-path given to hydra.main
+            mine = mine.replace(b"run-once", b"run-main")
+            theirs = theirs.replace(f"--config-path={conf_dir()}".encode(), b"")
+        assert mine == theirs, name
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
+
+
 def test_console_script_is_installed_and_answers():
     script = Path(sys.executable).parent / "simservice"
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
