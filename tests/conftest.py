@@ -66,6 +66,7 @@ def queue_config(servers: int, arrivals_per_day: float, cap: int | None, *extra:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that share a module's fixture run on one worker, so pytest-xdist computes it once, not once a worker.
 
