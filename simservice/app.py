@@ -304,9 +304,10 @@ def plan(
     if problem:
         raise Refused(problem)
     search = [f"hydra.searchpath=[{quoted('file://' + str(Path(config_dir).resolve()))}]"] if config_dir else []
-    jobs, processes, disk, cache, single = 1, 1, 0.0, None, None
-    # A single run keeps its Hydra settings: it is composed here once, and runs on this config (``_cli``).
-    theirs = [] if multirun else [o for o in overrides if o not in mine]
+    jobs, processes, disk, cache, run_config = 1, 1, 0.0, None, None
+    # A single run keeps its Hydra settings: it is composed here once, and runs on this config (``_cli``);
+    # not with a config folder, whose search path would replace the user's own hydra.searchpath.
+    theirs = [] if multirun or config_dir else [o for o in overrides if o not in mine]
     for number, case in enumerate(cases):
         _truth_only(case)
         case = [*case, *theirs]
@@ -317,7 +318,7 @@ def plan(
                     jobs = count_jobs(composed.hydra.sweeper.get("params"), mine)
                     processes = min(jobs, _sweep_processes(overrides))
                 else:
-                    single = composed
+                    run_config = composed
                 composed = without_hydra(composed)
             if multirun and composed.scenarios:
                 single = "a sweep runs single scenarios: compare without -m"
@@ -349,7 +350,7 @@ def plan(
             raise Refused(f"{culprit}: {error_text(error)}") from error
         disk = max(disk, sum(output_bytes(config) for config in configs))
         cache = Path(composed.cache_dir) if composed.cache_dir else None
-    return Plan(disk * (2 * jobs if multirun else 1), cache, single)
+    return Plan(disk * (2 * jobs if multirun else 1), cache, run_config)
 
 
 def _truth_only(case: Sequence[str]) -> None:
@@ -510,12 +511,31 @@ def _cli(args: list[str], folder: list[Path]) -> None:
         clean_abandoned_staging(roots)
         mine, taken = own_folder(parsed.overrides, multirun, shlex.join(["simservice", *args]), what.disk_bytes)
         folder.append(taken)
-        if what.composed is not None and not (parsed.config_path or parsed.experimental_rerun):
-            run_once(what.composed, taken, run_task)  # not composed again, as hydra.main would, twice
+        if _hydra_main_would_run(parsed, what.composed):
+            added = [o for o in mine if o not in parsed.overrides]  # the folder, if this command chose it
+            run_once(what.composed, taken, run_task, added)  # not composed again, as hydra.main would, twice
             return
         args = [a for a in args if a not in parsed.overrides] + mine
     sys.argv = [sys.argv[0], *args]
     main()
+
+
+#: Hydra callbacks that act on sweeps alone (conf/config.yaml): a single run need not build them.
+SWEEP_CALLBACKS = {"gather_sweep"}
+
+
+def _hydra_main_would_run(parsed: argparse.Namespace, composed: DictConfig | None) -> bool:
+    """Whether ``hydra.main`` would run exactly the config the checks composed, with nothing more to do.
+
+    Not so for a sweep, a flag that only prints, another config folder or rerun, a list of values without -m
+    (Hydra refuses it in its own words), Hydra's verbose logging, or callbacks of the user's own: those go
+    through ``hydra.main``.
+    """
+    if composed is None or parsed.config_path or parsed.config_dir or parsed.experimental_rerun:
+        return False
+    if any(o.is_sweep_override() for o in OverridesParser.create().parse_overrides(parsed.overrides)):
+        return False
+    return not composed.hydra.verbose and set(composed.hydra.callbacks or {}) <= SWEEP_CALLBACKS
 
 
 def _sweep_processes(overrides: Sequence[str]) -> int:

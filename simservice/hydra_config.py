@@ -1,7 +1,8 @@
 """Hydra glue: the configs in ``conf/`` composed on the schema, and turned into frozen parameters.
 
 Everything Hydra- or OmegaConf-specific that the rest of the package needs lives
-here, through their public APIs only; ``config.py`` says what the settings are.
+here, through their public APIs (and the job runner Hydra's launcher plugins use);
+``config.py`` says what the settings are.
 """
 
 from __future__ import annotations
@@ -82,11 +83,13 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config", hydra: b
         return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=hydra)
 
 
-def run_once(cfg: DictConfig, folder: Path, task: Callable[[DictConfig], Any]) -> None:
+def run_once(cfg: DictConfig, folder: Path, task: Callable[[DictConfig], Any], recorded: Sequence[str] = ()) -> None:
     """Run ``task`` on a composed config (with ``hydra=True``) as ``hydra.main`` runs a single job, into ``folder``.
 
-    Hydra's own run would compose the config twice more; this is its job runner on the config already composed:
-    the same folder, ``.hydra/`` files, log and settings. Callbacks act on sweeps only (``GatherSweep``), so none run.
+    ``hydra.main`` would compose the config twice more; this is the job runner it (and every launcher plugin)
+    uses, on the config already composed: the same folder, ``.hydra/`` files and log. ``recorded``: overrides
+    the command added (its folder), recorded as Hydra records them. The caller keeps to runs with no callbacks
+    to build and no verbose logging to set up (``app._hydra_main_would_run``).
     """
     from hydra.core.utils import run_job
     from hydra.experimental.callback import Callback
@@ -95,12 +98,13 @@ def run_once(cfg: DictConfig, folder: Path, task: Callable[[DictConfig], Any]) -
     with read_write(cfg.hydra), open_dict(cfg.hydra):
         cfg.hydra.run.dir = str(folder)
         cfg.hydra.mode = RunMode.RUN
-        cfg.hydra.overrides.hydra.append("hydra.mode=RUN")  # as hydra.main records the mode it chose
+        cfg.hydra.overrides.hydra.extend([*recorded, "hydra.mode=RUN"])  # as hydra.main records them
     done = run_job(
         task_function=task,
         config=cfg,
         job_dir_key="hydra.run.dir",
         job_subdir_key=None,
+        # run_job reads the callbacks alone; none to call (see above)
         hydra_context=HydraContext(config_loader=None, callbacks=Callback()),  # type: ignore[arg-type]
     )
     _ = done.return_value  # the task's error, if it failed, raised here as hydra.main raises it

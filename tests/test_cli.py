@@ -168,13 +168,34 @@ def test_a_single_run_is_composed_once(tmp_path, monkeypatch):
     monkeypatch.setattr(app, "compose", counted)
     monkeypatch.setattr(app, "main", hydra_main)
     monkeypatch.chdir(tmp_path)
-    app.cli(
-        [*SMALL, "run.replications=1", "--config-name=config", "service.teams=3", f"hydra.run.dir={tmp_path / 'run'}"]
-    )
+    folder = tmp_path / "run"
+    app.cli([*SMALL, "run.replications=1", "--config-name=config", "service.teams=3", "hydra.job.name=mine",
+             f"hydra.run.dir={folder}"])  # fmt: skip
     assert len(composed) == 1
-    assert pd.read_csv(tmp_path / "run" / "summary.csv")["kpi"].tolist() == list(KPI_UNITS)
-    ran_on = (tmp_path / "run" / ".hydra" / "config.yaml").read_text()
+    assert pd.read_csv(folder / "summary.csv")["kpi"].tolist() == list(KPI_UNITS)
+    ran_on = (folder / ".hydra" / "config.yaml").read_text()
     assert "teams: 3" in ran_on and "replications: 1" in ran_on
+    assert (folder / "mine.log").is_file() and "- hydra.job.name=mine" in (folder / ".hydra" / "hydra.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["service.teams=3,4"],  # Hydra refuses a list of values without -m, in its own words
+        ["hydra.verbose=true"],  # Hydra's own logging, set up as it composes
+        ["+hydra.callbacks.mine._target_=hydra.experimental.callback.Callback"],  # a callback to build
+        ["--config-dir=."],
+    ],
+)
+def test_what_a_run_composed_once_cannot_do_goes_through_hydra_main(args, tmp_path, monkeypatch):
+    from simservice import app
+
+    through: list[list[str]] = []
+    monkeypatch.setattr(app, "main", lambda: through.append(sys.argv[1:]))
+    monkeypatch.setattr(sys, "argv", ["simservice"])
+    monkeypatch.chdir(tmp_path)
+    app.cli([*SMALL, *args])
+    assert len(through) == 1 and set(args) <= set(through[0])
 
 
 @pytest.mark.parametrize(
@@ -197,26 +218,36 @@ def test_a_mistyped_flag_or_a_bad_setting_after_a_flag_is_one_line(args, line, t
 
 
 @pytest.mark.slow
-def test_a_run_composed_once_writes_what_hydra_main_writes(tmp_path):
+@pytest.mark.parametrize("named", [True, False], ids=["named-folder", "default-folder"])
+def test_a_run_composed_once_writes_what_hydra_main_writes(tmp_path, named):
     """The same files, byte for byte, as the run hydra.main makes (taken when --config-path is given)."""
     from simservice.hydra_config import conf_dir
     from simservice.reporting.outputs import OWNER
 
-    args = [*SMALL, "run.replications=1", "policy.caseload_cap=15", "hydra.verbose=false"]
-    once = simservice(*args, "hydra.run.dir=run-once", cwd=tmp_path)
-    twice = simservice(f"--config-path={conf_dir()}", *args, "hydra.run.dir=run-main", cwd=tmp_path)
-    assert once.returncode == twice.returncode == 0, once.stderr + twice.stderr
-    assert once.stdout.replace("run-once", "run-main") == twice.stdout
-    files = _files(tmp_path / "run-main")
-    assert files == _files(tmp_path / "run-once")
+    args = [*SMALL, "run.replications=1", "policy.caseload_cap=15"]
+    folders, outputs = {}, {}
+    for way, flags in (("once", []), ("main", [f"--config-path={conf_dir()}"])):
+        (tmp_path / way).mkdir()
+        where = [f"hydra.run.dir=run-{way}"] if named else []
+        done = simservice(*flags, *args, *where, cwd=tmp_path / way)
+        assert done.returncode == 0, done.stderr
+        folders[way] = Path(done.stdout.strip().splitlines()[-1].removeprefix("Results in "))
+        outputs[way] = done.stdout.replace(str(folders[way]), "FOLDER")
+    assert outputs["once"] == outputs["main"]
+
+    def written(way: str, name: Path) -> bytes:
+        text = (folders[way] / name).read_bytes()
+        if name.name == "hydra.yaml":  # the folders, and the --config-path given to hydra.main
+            for path in (folders[way], folders[way].relative_to(tmp_path / way), tmp_path / way):
+                text = text.replace(str(path).encode(), b"FOLDER")
+            text = text.replace(f"--config-path={conf_dir()}".encode(), b"")
+        return text
+
+    files = _files(folders["main"])
+    assert files == _files(folders["once"])
     for name in files:
-        if name.name == OWNER:  # who made the folder: this process and command
-            continue
-        mine, theirs = (tmp_path / "run-once" / name).read_bytes(), (tmp_path / "run-main" / name).read_bytes()
-        if name.name == "hydra.yaml":  # the folder's name, and the --config-path given to hydra.main
-            mine = mine.replace(b"run-once", b"run-main")
-            theirs = theirs.replace(f"--config-path={conf_dir()}".encode(), b"")
-        assert mine == theirs, name
+        if name.name != OWNER:  # (who made the folder: this process and command)
+            assert written("once", name) == written("main", name), name
 
 
 def _files(folder: Path) -> list[Path]:
