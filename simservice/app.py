@@ -93,7 +93,8 @@ def run_task(cfg: DictConfig) -> None:
     print(f"Results in {out}")
 
 
-#: The command through Hydra: sweeps, and the flags that only print (a single run is composed once, ``_cli``).
+#: The command through Hydra: sweeps, the flags that only print, and the single runs it must compose itself
+#: (``_hydra_main_would_run``); any other single run runs on the checks' composition (``_cli``).
 main = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(run_task)
 
 
@@ -288,7 +289,7 @@ class Plan:
 
     disk_bytes: float  # the files it will write, and a sweep's copies in the cache
     cache_dir: Path | None
-    composed: DictConfig | None = None  # a single run's config with Hydra's settings: the one it runs on
+    composed: DictConfig | None = None  # a single run's config with Hydra's settings, to run on if it may
 
 
 def plan(
