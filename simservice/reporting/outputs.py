@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
-from joblib import Parallel, delayed
 from omegaconf import OmegaConf
 
 from simservice.config import RunConfig
@@ -178,6 +177,8 @@ def _draw_run_figures(results: Results, title: str) -> Iterator[bytes]:
     processes = run.processes(len(tasks))
     if processes == 1:
         return (_png(*task) for task in tasks)
+    from joblib import Parallel, delayed  # only for several processes: a serial run's start-up is spared it
+
     return Parallel(n_jobs=processes, return_as="generator")(delayed(_png)(*task) for task in tasks)
 
 

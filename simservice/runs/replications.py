@@ -22,7 +22,6 @@ import math
 from collections.abc import Iterable, Iterator
 
 import pandas as pd
-from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from simservice.config import Config, RunConfig
@@ -51,7 +50,11 @@ class _Pool:
     """Runs (scenario, replication) tasks in order: in this process, or on ``n_jobs`` processes kept for the run."""
 
     def __init__(self, n_jobs: int):
-        self.parallel = Parallel(n_jobs=n_jobs, return_as="generator") if n_jobs > 1 else None
+        self.parallel = None
+        if n_jobs > 1:
+            from joblib import Parallel  # only for several processes: a serial run's start-up is spared it
+
+            self.parallel = Parallel(n_jobs=n_jobs, return_as="generator")
 
     def __enter__(self) -> _Pool:
         if self.parallel is not None:
@@ -65,6 +68,8 @@ class _Pool:
     def map(self, tasks: list[tuple[Config, int]]) -> Iterator[Output]:
         if self.parallel is None:
             return (_replicate(config, r) for config, r in tasks)
+        from joblib import delayed
+
         return self.parallel(delayed(_replicate)(config, r) for config, r in tasks)
 
 
