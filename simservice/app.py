@@ -436,33 +436,38 @@ def _check_space(folder: Path, needed: float) -> None:
         )
 
 
-def own_folder(overrides: list[str], multirun: bool, command: str, needed: float = 0.0) -> tuple[list[str], Path]:
-    """Give this run (or sweep) a folder no other run has: the overrides naming it, and the folder."""
+def own_folder(
+    overrides: list[str], multirun: bool, command: str, needed: float = 0.0
+) -> tuple[list[str], Path, Path | None]:
+    """Give this run (or sweep) a folder no other run has: the overrides naming it, the folder, and the
+    outermost folder (absolute) that taking it made (None: it was there, empty, before)."""
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     named = _folder_override(overrides, key)
     _check_space(named if named is not None else Path("multirun" if multirun else "outputs"), needed)
     if named is not None:
+        made = _outermost_new(named)
         if not claim(named, command):
             raise Refused(
                 f"{key}={named}: that folder holds another run's results; name a new or empty folder"
                 " (or leave it out for a fresh one)"
             )
-        return overrides, named
+        return overrides, named, made
     stamp = datetime.now()
     base = Path("multirun" if multirun else "outputs") / f"{stamp:%Y-%m-%d}" / f"{stamp:%H-%M-%S}"
+    above = _outermost_new(base.parent)
     folder = claim_new(base, command)
-    return [*overrides, f"{key}={quoted(folder)}"], folder
+    return [*overrides, f"{key}={quoted(folder)}"], folder, above or folder.absolute()
 
 
 def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``simservice`` command: every way it can fail is one line and a non-zero exit."""
     # Hydra prints its own errors with a stack unless told to raise them: here they become one line.
     os.environ["HYDRA_FULL_ERROR"] = "1"
-    folder: list[Path] = []
+    claimed: list[tuple[Path, Path | None]] = []  # the folder this command took, and the outermost one that made
     try:
-        _cli(list(sys.argv[1:] if argv is None else argv), folder)
+        _cli(list(sys.argv[1:] if argv is None else argv), claimed)
     except Refused as refusal:
-        _unclaim(folder)
+        _unclaim(claimed)
         _fail(str(refusal))
     except KeyboardInterrupt:
         _fail(
@@ -476,7 +481,7 @@ def cli(argv: Sequence[str] | None = None) -> None:
     except Exception as error:
         if interrupted(error):
             _fail("interrupted", EXIT_INTERRUPTED)
-        _unclaim(folder)
+        _unclaim(claimed)
         if isinstance(error, OSError) and not isinstance(error, HydraException):
             _fail(f"{error.filename or 'writing the results'}: {error.strerror or error}", EXIT_FAILED)
         if isinstance(error, HydraException | ConfigError):
@@ -484,14 +489,32 @@ def cli(argv: Sequence[str] | None = None) -> None:
         raise
 
 
-def _unclaim(folder: list[Path]) -> None:
-    """Give back a folder this command took but wrote nothing into."""
-    for path in folder:
-        if path.is_dir() and {p.name for p in path.iterdir()} <= {OWNER}:
-            shutil.rmtree(path, ignore_errors=True)
+def _unclaim(claimed: list[tuple[Path, Path | None]]) -> None:
+    """Give back a folder this command took but wrote nothing into, and the empty folders it made to hold it."""
+    for path, made in claimed:
+        if not path.is_dir() or {p.name for p in path.iterdir()} - {OWNER}:
+            continue
+        if made is None:  # the folder was there before the command: only the claim goes
+            (path / OWNER).unlink(missing_ok=True)
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        for parent in path.parents:  # outputs/<date>/, say, if this command made it and nothing else is in it
+            if not (parent == made or made in parent.parents) or any(parent.iterdir()):
+                break
+            parent.rmdir()
 
 
-def _cli(args: list[str], folder: list[Path]) -> None:
+def _outermost_new(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and the folders above it that do not exist yet (None: it exists)."""
+    made = folder.absolute()
+    if made.exists():
+        return None
+    while not made.parent.exists() and made.parent != made:
+        made = made.parent
+    return made
+
+
+def _cli(args: list[str], claimed: list[tuple[Path, Path | None]]) -> None:
     parsed, unknown = _arguments().parse_known_intermixed_args(args)  # overrides after a flag are overrides too
     if unknown:
         raise Refused(f"{unknown[0]}: not an option of simservice; simservice --help lists them")
@@ -510,8 +533,8 @@ def _cli(args: list[str], folder: list[Path]) -> None:
             named = _folder_override(parsed.overrides, key)
             roots += [named.parent] if named is not None else []
         clean_abandoned_staging(roots)
-        mine, taken = own_folder(parsed.overrides, multirun, shlex.join(["simservice", *args]), what.disk_bytes)
-        folder.append(taken)
+        mine, taken, made = own_folder(parsed.overrides, multirun, shlex.join(["simservice", *args]), what.disk_bytes)
+        claimed.append((taken.absolute(), made))
         if _hydra_main_would_run(parsed, what.composed):
             added = [o for o in mine if o not in parsed.overrides]  # the folder, if this command chose it
             run_once(what.composed, taken, run_task, added)  # not composed again, as hydra.main would, twice

@@ -204,17 +204,23 @@ def test_what_a_run_composed_once_cannot_do_goes_through_hydra_main(args, tmp_pa
         (["--bogus"], "--bogus: not an option of simservice; simservice --help lists them"),
         (["--multirun=3"], "argument --multirun/-m: ignored explicit argument '3'"),
         (["--config-name", "config", "service.teams=0"], "service.teams=0: must be a whole number from 1 to 500"),
+        # Refused by Hydra after the checks took a folder: the folder, and outputs/<date>/ it made, are given back.
+        (["service.teams=3,4"], "Ambiguous value for argument 'service.teams=3,4' 1. To use it as a list"),
+        (["service.teams=3,4", "hydra.run.dir=made/for/it"], "Ambiguous value for argument 'service.teams=3,4'"),
+        (["service.teams=3,4", "hydra.run.dir=mine"], "Ambiguous value for argument 'service.teams=3,4'"),
     ],
 )
 def test_a_mistyped_flag_or_a_bad_setting_after_a_flag_is_one_line(args, line, tmp_path, monkeypatch, capsys):
     from simservice import app
 
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").mkdir()  # an empty folder of the user's own: kept as it was
     with pytest.raises(SystemExit) as exit_:
         app.cli(args)
     assert exit_.value.code == 2
-    assert capsys.readouterr().err.splitlines() == [f"simservice: error: {line}"]
-    assert not list(tmp_path.iterdir())
+    [said] = capsys.readouterr().err.splitlines()
+    assert said.startswith(f"simservice: error: {line}"), said
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"] and not list((tmp_path / "mine").iterdir())
 
 
 @pytest.mark.slow

@@ -223,8 +223,9 @@ def test_two_commands_started_in_one_second_get_two_folders(tmp_path, monkeypatc
 
     monkeypatch.setattr(app, "datetime", Frozen)
     monkeypatch.chdir(tmp_path)
-    (_, first), (_, second) = (app.own_folder([], False, f"command {i}") for i in range(2))
+    (_, first, made), (_, second, _) = (app.own_folder([], False, f"command {i}") for i in range(2))
     assert first != second and first.parent == second.parent
+    assert made == tmp_path / "outputs"  # the first made the whole path
     assert [p.name for p in sorted(first.parent.iterdir())] == ["10-00-00", "10-00-00-2"]
 
 
