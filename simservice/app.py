@@ -348,7 +348,7 @@ def plan(
             if _fails_alone(search, config_name):
                 raise Refused(f"--config-name={config_name}: {error_text(error)}") from error
             culprit = next((o for o in case if _fails_alone([o, *search], config_name)), " ".join(mine))
-            raise Refused(f"{culprit}: {error_text(error)}") from error
+            raise Refused(f"{culprit}: {error_text(error, culprit.partition('=')[0].lstrip('+~'))}") from error
         disk = max(disk, sum(output_bytes(config) for config in configs))
         cache = Path(composed.cache_dir) if composed.cache_dir else None
     return Plan(disk * (2 * jobs if multirun else 1), cache, run_config)

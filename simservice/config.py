@@ -16,6 +16,7 @@ import math
 import os
 import pickle
 import sys
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Dict, List, Optional, Sequence
@@ -170,6 +171,19 @@ def limits_of(config_class: type, name: str) -> Limits | None:
     for f in dataclasses.fields(config_class):
         if f.name == name:
             return f.metadata.get("limits")
+    return None
+
+
+def limits_at(config_class: type, key: str) -> Limits | None:
+    """The declared limits of a setting named by its dotted key (``service.teams``), if it has any."""
+    head, _, rest = key.partition(".")
+    for f in dataclasses.fields(config_class):
+        if f.name != head:
+            continue
+        if not rest:
+            return f.metadata.get("limits")
+        inner = typing.get_type_hints(config_class).get(head)
+        return limits_at(inner, rest) if dataclasses.is_dataclass(inner) else None
     return None
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf.errors import ValidationError
 
-from simservice.config import Config, CouncilConfig, incomplete, require
+from simservice.config import Config, CouncilConfig, incomplete, limits_at, require
 from simservice.presets import preset
 from simservice.reporting.kpis import KPI_UNITS
 
@@ -173,11 +174,21 @@ def model_config(app: Config) -> Config:
     return Config(**{f.name: getattr(app, f.name) for f in dataclasses.fields(Config)})
 
 
-def error_text(error: BaseException) -> str:
-    """The first line of what went wrong, from the innermost OmegaConf error if there is one."""
+def error_text(error: BaseException, named: str = "") -> str:
+    """The first line of what went wrong, from the innermost OmegaConf error if there is one.
+
+    A value of the wrong type for a setting with declared limits (``service.teams=abc``) is worded by
+    those limits, as a value out of range is, after the setting and value (unless ``named``, the
+    setting the caller's message already names).
+    """
     cause = error
     while cause.__cause__ is not None:
         cause = cause.__cause__
+    if isinstance(cause, ValidationError) and cause.full_key:
+        key = str(cause.full_key)
+        limits = limits_at(AppConfig, key)
+        if limits is not None:
+            return limits.allowed() if key == named else f"{key}={cause.value!r}: {limits.allowed()}"
     text = str(cause) or type(cause).__name__
     text = text.split("Config search path")[0]
     lines = [line.strip() for line in text.splitlines()]

@@ -204,6 +204,13 @@ def test_what_a_run_composed_once_cannot_do_goes_through_hydra_main(args, tmp_pa
         (["--bogus"], "--bogus: not an option of simservice; simservice --help lists them"),
         (["--multirun=3"], "argument --multirun/-m: ignored explicit argument '3'"),
         (["--config-name", "config", "service.teams=0"], "service.teams=0: must be a whole number from 1 to 500"),
+        # A value of the wrong type is worded by the setting's declared limits too, naming the setting.
+        (["service.teams=abc"], "service.teams=abc: must be a whole number from 1 to 500"),
+        (["demand.seasonality=3"], "demand.seasonality=3: each must be a number from 0 to 100"),
+        (
+            ["scenarios={a:{},b:{service:{teams:abc}}}"],
+            "scenarios.b={'service': {'teams': 'abc'}}: service.teams='abc': must be a whole number from 1 to 500",
+        ),
         # Refused by Hydra after the checks took a folder: the folder, and outputs/<date>/ it made, are given back.
         (["service.teams=3,4"], "Ambiguous value for argument 'service.teams=3,4' 1. To use it as a list"),
         (["service.teams=3,4", "hydra.run.dir=made/for/it"], "Ambiguous value for argument 'service.teams=3,4'"),
