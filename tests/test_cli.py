@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from commands import simservice
-from scipy import stats
 
 from simservice.reporting.kpis import KPI_UNITS
 
@@ -57,6 +56,8 @@ def test_summary_has_every_kpi_with_an_interval(small_run):
     assert list(summary["kpi"]) == list(KPI_UNITS)
     # Each interval is the t-interval of the replications' values, clipped to what the KPI can be.
     kpis = pd.read_csv(out / "kpis_by_replication.csv")
+    from scipy import stats  # here, not at the top: only this test needs SciPy's second of imports
+
     t = stats.t.ppf(0.975, len(kpis) - 1)
     for row in summary.itertuples():
         values = kpis[row.kpi].dropna()

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from commands import simservice
-from scipy import stats
 
 from simservice.api import compare
 from simservice.hydra_config import load_config
@@ -157,6 +156,8 @@ def test_auto_in_a_comparison_gives_every_scenario_the_same_number():
     # Paired: replication k of each scenario is the same replication k as run alone.
     alone = run_scenario(load_config([*TINY, "demand.referrals_per_year=360", f"run.replications={n}"]))
     pd.testing.assert_frame_equal(comparison.results["busier"].kpis, alone.kpis)
+    from scipy import stats  # here, not at the top: the default test run need not import SciPy
+
     for result in comparison.results.values():
         kpis = result.kpis[list(HEADLINE_KPIS)]
         half = stats.t.ppf(0.975, n - 1) * kpis.std(ddof=1) / np.sqrt(n)
@@ -203,6 +204,8 @@ def test_the_budget_and_the_cache_key_read_auto_as_its_maximum_and_as_a_word():
 @pytest.mark.slow
 def test_the_default_settles_over_its_reported_years():
     """Per replication, the yearly means' slope over the reported years; their mean is 0 within its 95 % interval."""
+    from scipy import stats  # here, not at the top: the default test run need not import SciPy
+
     results = run_scenario(load_config(["run.replications=30", "run.jobs=2", "run.progress=false"]))
     reported = results.daily[~results.daily["warmup"]]
     year = np.floor(reported["year"]).astype(int)
