@@ -9,6 +9,7 @@ read-only disk and a run too big for this machine into one line and a non-zero e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import re
@@ -18,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -36,7 +38,15 @@ from simservice.hydra_config import (
     to_config,
     without_hydra,
 )
-from simservice.reporting.outputs import OWNER, claim, claim_new, clean_abandoned_staging, format_summary, write_outputs
+from simservice.reporting.outputs import (
+    OWNER,
+    STAGING,
+    claim,
+    claim_new,
+    clean_abandoned_staging,
+    format_summary,
+    write_outputs,
+)
 from simservice.runs.budget import memory_check, output_bytes
 from simservice.runs.budget_options import BASE, BudgetOption, format_budget, read_options, write_budget
 from simservice.runs.comparison import compare, format_differences, write_comparison
@@ -348,7 +358,8 @@ def plan(
             if _fails_alone(search, config_name):
                 raise Refused(f"--config-name={config_name}: {error_text(error)}") from error
             culprit = next((o for o in case if _fails_alone([o, *search], config_name)), " ".join(mine))
-            raise Refused(f"{culprit}: {error_text(error, culprit.partition('=')[0].lstrip('+~'))}") from error
+            setting = culprit.partition("=")[0].lstrip("+~")
+            raise Refused(f"{culprit}: {error_text(error, already_named=setting)}") from error
         disk = max(disk, sum(output_bytes(config) for config in configs))
         cache = Path(composed.cache_dir) if composed.cache_dir else None
     return Plan(disk * (2 * jobs if multirun else 1), cache, run_config)
@@ -436,34 +447,49 @@ def _check_space(folder: Path, needed: float) -> None:
         )
 
 
-def own_folder(
-    overrides: list[str], multirun: bool, command: str, needed: float = 0.0
-) -> tuple[list[str], Path, Path | None]:
-    """Give this run (or sweep) a folder no other run has: the overrides naming it, the folder, and the
-    outermost folder (absolute) that taking it made (None: it was there, empty, before)."""
+class OwnFolder(NamedTuple):
+    """The folder a run (or sweep) has taken, and how the command names it to Hydra."""
+
+    overrides: list[str]  # the command's overrides, naming the folder
+    folder: Path  # as the overrides name it
+    resolved: Path  # the same folder, resolved
+    made: Path | None  # the outermost folder (resolved) that taking it made; None: it was there, empty, before
+
+
+def own_folder(overrides: list[str], multirun: bool, command: str, needed: float = 0.0) -> OwnFolder:
+    """Give this run (or sweep) a folder no other run has (a failure to take it leaves nothing behind)."""
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     named = _folder_override(overrides, key)
     _check_space(named if named is not None else Path("multirun" if multirun else "outputs"), needed)
     if named is not None:
         made = _outermost_new(named)
-        if not claim(named, command):
+        try:
+            taken = claim(named, command)
+        except OSError:
+            _give_back(named.resolve(), made)
+            raise
+        if not taken:
             raise Refused(
                 f"{key}={named}: that folder holds another run's results; name a new or empty folder"
                 " (or leave it out for a fresh one)"
             )
-        return overrides, named, made
+        return OwnFolder(overrides, named, named.resolve(), made)
     stamp = datetime.now()
     base = Path("multirun" if multirun else "outputs") / f"{stamp:%Y-%m-%d}" / f"{stamp:%H-%M-%S}"
     above = _outermost_new(base.parent)
-    folder = claim_new(base, command)
-    return [*overrides, f"{key}={quoted(folder)}"], folder, above or folder.absolute()
+    try:
+        folder = claim_new(base, command)
+    except OSError:
+        _give_back(base.resolve(), above)
+        raise
+    return OwnFolder([*overrides, f"{key}={quoted(folder)}"], folder, folder.resolve(), above or folder.resolve())
 
 
 def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``simservice`` command: every way it can fail is one line and a non-zero exit."""
     # Hydra prints its own errors with a stack unless told to raise them: here they become one line.
     os.environ["HYDRA_FULL_ERROR"] = "1"
-    claimed: list[tuple[Path, Path | None]] = []  # the folder this command took, and the outermost one that made
+    claimed: list[tuple[Path, Path | None]] = []  # the folder the command took, and the outermost it made
     try:
         _cli(list(sys.argv[1:] if argv is None else argv), claimed)
     except Refused as refusal:
@@ -492,21 +518,35 @@ def cli(argv: Sequence[str] | None = None) -> None:
 def _unclaim(claimed: list[tuple[Path, Path | None]]) -> None:
     """Give back a folder this command took but wrote nothing into, and the empty folders it made to hold it."""
     for path, made in claimed:
-        if not path.is_dir() or {p.name for p in path.iterdir()} - {OWNER}:
-            continue
-        if made is None:  # the folder was there before the command: only the claim goes
+        _give_back(path, made)
+
+
+def _give_back(path: Path, made: Path | None) -> None:
+    """Remove this command's claim on ``path`` (resolved), and the folders it made (``made`` and below) if empty.
+
+    Never more: a folder is removed only while empty, and one that was there before the command is kept.
+    """
+    with contextlib.suppress(OSError):  # a folder someone else has just written into stays
+        if path.is_dir():
+            if {p.name for p in path.iterdir() if not p.name.startswith(STAGING)} - {OWNER}:
+                return
             (path / OWNER).unlink(missing_ok=True)
+    if made is None:
+        return
+    for folder in (path, *path.parents):  # outputs/<date>/, say, if this command made it
+        if not folder.is_relative_to(made):
+            return
+        if not os.path.lexists(folder):  # not made after all (taking it failed): the folder above may have been
             continue
-        shutil.rmtree(path, ignore_errors=True)
-        for parent in path.parents:  # outputs/<date>/, say, if this command made it and nothing else is in it
-            if not (parent == made or made in parent.parents) or any(parent.iterdir()):
-                break
-            parent.rmdir()
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or not ours to remove: it stays, and so does everything above it
+            return
 
 
 def _outermost_new(folder: Path) -> Path | None:
-    """The outermost of ``folder`` and the folders above it that do not exist yet (None: it exists)."""
-    made = folder.absolute()
+    """The outermost of ``folder`` and the folders above it that do not exist yet, resolved (None: it exists)."""
+    made = folder.resolve()
     if made.exists():
         return None
     while not made.parent.exists() and made.parent != made:
@@ -533,13 +573,13 @@ def _cli(args: list[str], claimed: list[tuple[Path, Path | None]]) -> None:
             named = _folder_override(parsed.overrides, key)
             roots += [named.parent] if named is not None else []
         clean_abandoned_staging(roots)
-        mine, taken, made = own_folder(parsed.overrides, multirun, shlex.join(["simservice", *args]), what.disk_bytes)
-        claimed.append((taken.absolute(), made))
+        own = own_folder(parsed.overrides, multirun, shlex.join(["simservice", *args]), what.disk_bytes)
+        claimed.append((own.resolved, own.made))
         if _hydra_main_would_run(parsed, what.composed):
-            added = [o for o in mine if o not in parsed.overrides]  # the folder, if this command chose it
-            run_once(what.composed, taken, run_task, added)  # not composed again, as hydra.main would, twice
+            added = [o for o in own.overrides if o not in parsed.overrides]  # the folder, if the command chose it
+            run_once(what.composed, own.folder, run_task, added)  # not composed again, as hydra.main would, twice
             return
-        args = [a for a in args if a not in parsed.overrides] + mine
+        args = [a for a in args if a not in parsed.overrides] + own.overrides
     sys.argv = [sys.argv[0], *args]
     main()
 

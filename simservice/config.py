@@ -175,16 +175,12 @@ def limits_of(config_class: type, name: str) -> Limits | None:
 
 
 def limits_at(config_class: type, key: str) -> Limits | None:
-    """The declared limits of a setting named by its dotted key (``service.teams``), if it has any."""
+    """The declared limits of a setting named by its dotted key from ``config_class`` (``service.teams``)."""
     head, _, rest = key.partition(".")
-    for f in dataclasses.fields(config_class):
-        if f.name != head:
-            continue
-        if not rest:
-            return f.metadata.get("limits")
-        inner = typing.get_type_hints(config_class).get(head)
-        return limits_at(inner, rest) if dataclasses.is_dataclass(inner) else None
-    return None
+    if not rest:
+        return limits_of(config_class, head)
+    inner = typing.get_type_hints(config_class).get(head)
+    return limits_at(inner, rest) if dataclasses.is_dataclass(inner) else None
 
 
 def check_limits(config: Any, prefix: str) -> None:

@@ -8,6 +8,7 @@ here, through their public APIs (and the job runner Hydra's launcher plugins use
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, Dict, Optional
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import ValidationError
 
-from simservice.config import Config, CouncilConfig, incomplete, limits_at, require
+from simservice.config import Config, CouncilConfig, Limits, incomplete, limits_at, limits_of, require
 from simservice.presets import preset
 from simservice.reporting.kpis import KPI_UNITS
 
@@ -174,21 +175,38 @@ def model_config(app: Config) -> Config:
     return Config(**{f.name: getattr(app, f.name) for f in dataclasses.fields(Config)})
 
 
-def error_text(error: BaseException, named: str = "") -> str:
+def _declared_limits(cause: ValidationError) -> tuple[str, str, Limits] | None:
+    """The setting a value of the wrong type was given to, how to show it, and its declared limits, if any.
+
+    OmegaConf names the class that owns the field; an item of a list (``demand.seasonality[0]``) is
+    named from the top, and takes the list's limits for each item.
+    """
+    if dataclasses.is_dataclass(cause.object_type) and isinstance(cause.key, str):
+        limits = limits_of(cause.object_type, cause.key)
+        return None if limits is None else (str(cause.full_key), str(cause.full_key), limits)
+    item = re.fullmatch(r"([\w.]+)\[\d+\]", str(cause.full_key))
+    if item is not None:
+        limits = limits_at(AppConfig, item[1])
+        if limits is not None and limits.each:
+            return item[1], item[0], limits
+    return None
+
+
+def error_text(error: BaseException, already_named: str = "") -> str:
     """The first line of what went wrong, from the innermost OmegaConf error if there is one.
 
     A value of the wrong type for a setting with declared limits (``service.teams=abc``) is worded by
-    those limits, as a value out of range is, after the setting and value (unless ``named``, the
-    setting the caller's message already names).
+    those limits, as a value out of range is, after the setting and value (unless the caller's message
+    already names that setting).
     """
     cause = error
     while cause.__cause__ is not None:
         cause = cause.__cause__
-    if isinstance(cause, ValidationError) and cause.full_key:
-        key = str(cause.full_key)
-        limits = limits_at(AppConfig, key)
-        if limits is not None:
-            return limits.allowed() if key == named else f"{key}={cause.value!r}: {limits.allowed()}"
+    if isinstance(cause, ValidationError):
+        declared = _declared_limits(cause)
+        if declared is not None:
+            setting, shown, limits = declared
+            return limits.allowed() if setting == already_named else f"{shown}={cause.value!r}: {limits.allowed()}"
     text = str(cause) or type(cause).__name__
     text = text.split("Config search path")[0]
     lines = [line.strip() for line in text.splitlines()]

@@ -76,7 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
     about 0.6 s a process on a slow machine). ``compileall`` writes it whatever that variable says.
     """
     if not hasattr(config, "workerinput"):  # the main process, before the workers start
-        compileall.compile_dir(Path(hydra_config.__file__).parent, quiet=1)
+        compileall.compile_dir(Path(hydra_config.__file__).parent, quiet=2)  # (a read-only install: no matter)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

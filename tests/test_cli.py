@@ -208,27 +208,76 @@ def test_what_a_run_composed_once_cannot_do_goes_through_hydra_main(args, tmp_pa
         # A value of the wrong type is worded by the setting's declared limits too, naming the setting.
         (["service.teams=abc"], "service.teams=abc: must be a whole number from 1 to 500"),
         (["demand.seasonality=3"], "demand.seasonality=3: each must be a number from 0 to 100"),
+        (["demand.seasonality=[1,a]"], "demand.seasonality=[1,a]: each must be a number from 0 to 100"),
+        (["run.progress=maybe"], "run.progress='maybe': must be true or false"),
         (
             ["scenarios={a:{},b:{service:{teams:abc}}}"],
             "scenarios.b={'service': {'teams': 'abc'}}: service.teams='abc': must be a whole number from 1 to 500",
         ),
-        # Refused by Hydra after the checks took a folder: the folder, and outputs/<date>/ it made, are given back.
-        (["service.teams=3,4"], "Ambiguous value for argument 'service.teams=3,4' 1. To use it as a list"),
-        (["service.teams=3,4", "hydra.run.dir=made/for/it"], "Ambiguous value for argument 'service.teams=3,4'"),
-        (["service.teams=3,4", "hydra.run.dir=mine"], "Ambiguous value for argument 'service.teams=3,4'"),
     ],
 )
 def test_a_mistyped_flag_or_a_bad_setting_after_a_flag_is_one_line(args, line, tmp_path, monkeypatch, capsys):
     from simservice import app
 
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "mine").mkdir()  # an empty folder of the user's own: kept as it was
     with pytest.raises(SystemExit) as exit_:
         app.cli(args)
     assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [f"simservice: error: {line}"]
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "folder, made",
+    [
+        ([], []),  # the command's own folder: outputs/<date>/<time>, and outputs/ it made for it
+        (["hydra.run.dir=made/for/it"], []),
+        (["hydra.run.dir=mine"], []),  # an empty folder of the user's own is kept, as it was
+        (["hydra.run.dir=new/../mine"], ["new"]),  # ... however it is named (new/ is made on the way, and stays)
+        (["hydra.run.dir=staged"], []),  # ... and so is one that holds only a killed run's staging folder
+    ],
+)
+def test_a_command_refused_after_taking_a_folder_gives_back_what_it_made(folder, made, tmp_path, monkeypatch, capsys):
+    """Hydra refuses a list of values without -m after the command has taken a folder for the run."""
+    from simservice import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "staged" / ".partial-elsewhere-1-x").mkdir(parents=True)
+    before = {p.relative_to(tmp_path) for p in tmp_path.rglob("*")}
+    with pytest.raises(SystemExit) as exit_:
+        app.cli([*folder, "service.teams=3,4"])
+    assert exit_.value.code == 2
     [said] = capsys.readouterr().err.splitlines()
-    assert said.startswith(f"simservice: error: {line}"), said
-    assert [p.name for p in tmp_path.iterdir()] == ["mine"] and not list((tmp_path / "mine").iterdir())
+    assert said.startswith("simservice: error: Ambiguous value for argument 'service.teams=3,4'"), said
+    assert {p.relative_to(tmp_path) for p in tmp_path.rglob("*")} == before | {Path(m) for m in made}
+
+
+def test_giving_back_a_folder_that_cannot_be_removed_is_still_one_line(tmp_path, monkeypatch, capsys):
+    """Another command writing into outputs/<date>/ as this one gives it back: what is there stays, no traceback."""
+    from simservice import app
+
+    monkeypatch.chdir(tmp_path)
+
+    def busy(self):
+        raise OSError(39, "Directory not empty", str(self))
+
+    monkeypatch.setattr(Path, "rmdir", busy)
+    with pytest.raises(SystemExit) as exit_:
+        app.cli(["service.teams=3,4"])
+    assert exit_.value.code == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_a_folder_that_cannot_be_taken_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from simservice import app
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        app.cli([*SMALL, f"hydra.run.dir=a/b/{'x' * 300}"])
+    assert exit_.value.code == 1
+    assert "File name too long" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.slow

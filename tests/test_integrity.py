@@ -223,10 +223,11 @@ def test_two_commands_started_in_one_second_get_two_folders(tmp_path, monkeypatc
 
     monkeypatch.setattr(app, "datetime", Frozen)
     monkeypatch.chdir(tmp_path)
-    (_, first, made), (_, second, _) = (app.own_folder([], False, f"command {i}") for i in range(2))
-    assert first != second and first.parent == second.parent
-    assert made == tmp_path / "outputs"  # the first made the whole path
-    assert [p.name for p in sorted(first.parent.iterdir())] == ["10-00-00", "10-00-00-2"]
+    first, second = (app.own_folder([], False, f"command {i}") for i in range(2))
+    assert first.folder != second.folder and first.folder.parent == second.folder.parent
+    assert first.made == (tmp_path / "outputs").resolve()  # the first made the whole path
+    assert second.made == second.resolved  # the second only its own folder
+    assert [p.name for p in sorted(first.folder.parent.iterdir())] == ["10-00-00", "10-00-00-2"]
 
 
 @pytest.mark.slow

@@ -50,11 +50,11 @@ class _Pool:
     """Runs (scenario, replication) tasks in order: in this process, or on ``n_jobs`` processes kept for the run."""
 
     def __init__(self, n_jobs: int):
-        self.parallel = None
+        self.parallel = self.delayed = None
         if n_jobs > 1:
-            from joblib import Parallel  # only for several processes: a serial run's start-up is spared it
+            from joblib import Parallel, delayed  # only for several processes: a serial run's start-up is spared it
 
-            self.parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+            self.parallel, self.delayed = Parallel(n_jobs=n_jobs, return_as="generator"), delayed
 
     def __enter__(self) -> _Pool:
         if self.parallel is not None:
@@ -68,9 +68,7 @@ class _Pool:
     def map(self, tasks: list[tuple[Config, int]]) -> Iterator[Output]:
         if self.parallel is None:
             return (_replicate(config, r) for config, r in tasks)
-        from joblib import delayed
-
-        return self.parallel(delayed(_replicate)(config, r) for config, r in tasks)
+        return self.parallel(self.delayed(_replicate)(config, r) for config, r in tasks)
 
 
 def _gather(config: Config, outputs: list[Output], auto: AutoReplications | None = None) -> Results:
