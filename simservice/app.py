@@ -489,7 +489,7 @@ def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``simservice`` command: every way it can fail is one line and a non-zero exit."""
     # Hydra prints its own errors with a stack unless told to raise them: here they become one line.
     os.environ["HYDRA_FULL_ERROR"] = "1"
-    claimed: list[tuple[Path, Path | None]] = []  # the folder the command took, and the outermost it made
+    claimed: list[OwnFolder] = []  # the folder the command took (at most one)
     try:
         _cli(list(sys.argv[1:] if argv is None else argv), claimed)
     except Refused as refusal:
@@ -515,10 +515,10 @@ def cli(argv: Sequence[str] | None = None) -> None:
         raise
 
 
-def _unclaim(claimed: list[tuple[Path, Path | None]]) -> None:
+def _unclaim(claimed: list[OwnFolder]) -> None:
     """Give back a folder this command took but wrote nothing into, and the empty folders it made to hold it."""
-    for path, made in claimed:
-        _give_back(path, made)
+    for own in claimed:
+        _give_back(own.resolved, own.made)
 
 
 def _give_back(path: Path, made: Path | None) -> None:
@@ -554,7 +554,7 @@ def _outermost_new(folder: Path) -> Path | None:
     return made
 
 
-def _cli(args: list[str], claimed: list[tuple[Path, Path | None]]) -> None:
+def _cli(args: list[str], claimed: list[OwnFolder]) -> None:
     parsed, unknown = _arguments().parse_known_intermixed_args(args)  # overrides after a flag are overrides too
     if unknown:
         raise Refused(f"{unknown[0]}: not an option of simservice; simservice --help lists them")
@@ -574,7 +574,7 @@ def _cli(args: list[str], claimed: list[tuple[Path, Path | None]]) -> None:
             roots += [named.parent] if named is not None else []
         clean_abandoned_staging(roots)
         own = own_folder(parsed.overrides, multirun, shlex.join(["simservice", *args]), what.disk_bytes)
-        claimed.append((own.resolved, own.made))
+        claimed.append(own)
         if _hydra_main_would_run(parsed, what.composed):
             added = [o for o in own.overrides if o not in parsed.overrides]  # the folder, if the command chose it
             run_once(what.composed, own.folder, run_task, added)  # not composed again, as hydra.main would, twice

@@ -16,7 +16,6 @@ import math
 import os
 import pickle
 import sys
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Dict, List, Optional, Sequence
@@ -172,15 +171,6 @@ def limits_of(config_class: type, name: str) -> Limits | None:
         if f.name == name:
             return f.metadata.get("limits")
     return None
-
-
-def limits_at(config_class: type, key: str) -> Limits | None:
-    """The declared limits of a setting named by its dotted key from ``config_class`` (``service.teams``)."""
-    head, _, rest = key.partition(".")
-    if not rest:
-        return limits_of(config_class, head)
-    inner = typing.get_type_hints(config_class).get(head)
-    return limits_at(inner, rest) if dataclasses.is_dataclass(inner) else None
 
 
 def check_limits(config: Any, prefix: str) -> None:
@@ -877,10 +867,21 @@ _GROUPS: dict[str, type] = {
 }
 
 
+#: Every group a ``group.key`` setting of a scenario names, by its name.
+_SETTING_GROUPS: dict[str, type] = {**_GROUPS, "finance": FinanceConfig, "run": RunConfig}
+
+
+def setting_limits(setting: str) -> Limits | None:
+    """The declared limits of a ``group.key`` setting (``service.teams``), if it has any."""
+    group, _, key = setting.partition(".")
+    group_class = _SETTING_GROUPS.get(group)
+    return None if group_class is None else limits_of(group_class, key)
+
+
 def is_truth_setting(setting: str) -> bool:
     """True for a setting that is true or false (``coping.agency_surge``), so ``yes`` or ``2`` can be refused."""
     group, _, key = setting.partition(".")
-    group_class = {**_GROUPS, "run": RunConfig}.get(group)
+    group_class = _SETTING_GROUPS.get(group)
     if group_class is None:
         return False
     return any(f.name == key and f.type in ("bool", bool) for f in dataclasses.fields(group_class))

@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import ValidationError
 
-from simservice.config import Config, CouncilConfig, Limits, incomplete, limits_at, limits_of, require
+from simservice.config import Config, CouncilConfig, Limits, incomplete, limits_of, require, setting_limits
 from simservice.presets import preset
 from simservice.reporting.kpis import KPI_UNITS
 
@@ -186,7 +186,7 @@ def _declared_limits(cause: ValidationError) -> tuple[str, str, Limits] | None:
         return None if limits is None else (str(cause.full_key), str(cause.full_key), limits)
     item = re.fullmatch(r"([\w.]+)\[\d+\]", str(cause.full_key))
     if item is not None:
-        limits = limits_at(AppConfig, item[1])
+        limits = setting_limits(item[1])
         if limits is not None and limits.each:
             return item[1], item[0], limits
     return None
