@@ -263,6 +263,12 @@ def _sweep_cases(overrides: list[str]) -> list[list[str]]:
 WHERE_FILES_GO = ("hydra.sweep.subdir", "hydra.output_subdir", "hydra.job.chdir", "hydra.job_logging",
                   "hydra.hydra_logging", "hydra.runtime", "hydra.mode")  # fmt: skip
 FOLDERS = ("hydra.run.dir", "hydra.sweep.dir")
+#: Hydra cannot set a sweep's grid from the command line (its params are unset, or keyed by dotted names).
+SWEEP_PARAMS = "hydra.sweeper.params"
+SWEEP_PARAMS_RULE = (
+    "a sweep's values go on the command line (simservice -m service.teams=3,4) or in an experiment file's"
+    " hydra.sweeper.params (conf/experiment/)"
+)
 
 
 class Refused(Exception):
@@ -290,6 +296,8 @@ def _check_hydra_overrides(overrides: Sequence[str]) -> str | None:
                 return f"hydra.launcher.n_jobs={value!r}: must be a whole number of at least 1, or -1 for every core"
             if key == "experiment" and value is not None and not SAFE_NAME.fullmatch(str(value)):
                 return f"experiment={value!r}: {SAFE_NAME_RULE}; the experiments are in conf/experiment/"
+        if key == SWEEP_PARAMS or key.startswith(SWEEP_PARAMS + "."):
+            return f"{key}: {SWEEP_PARAMS_RULE}"
     return None
 
 
@@ -317,8 +325,9 @@ def plan(
     search = [f"hydra.searchpath=[{quoted('file://' + str(Path(config_dir).resolve()))}]"] if config_dir else []
     jobs, processes, disk, cache, run_config = 1, 1, 0.0, None, None
     # A single run keeps its Hydra settings: it is composed here once, and runs on this config (``_cli``);
-    # not with a config folder, whose search path would replace the user's own hydra.searchpath.
-    theirs = [] if multirun or config_dir else [o for o in overrides if o not in mine]
+    # not with a config folder, whose search path would replace the user's own hydra.searchpath. A sweep's
+    # Hydra settings (but a list of values, which only the sweeper reads) are composed to be checked.
+    theirs = [] if config_dir else [o for o in overrides if o not in mine and not (multirun and _is_sweep(o))]
     for number, case in enumerate(cases):
         _truth_only(case)
         case = [*case, *theirs]
@@ -363,6 +372,11 @@ def plan(
         disk = max(disk, sum(output_bytes(config) for config in configs))
         cache = Path(composed.cache_dir) if composed.cache_dir else None
     return Plan(disk * (2 * jobs if multirun else 1), cache, run_config)
+
+
+def _is_sweep(override: str) -> bool:
+    """Whether an override is a list or range of values (``hydra.launcher.n_jobs=1,2``)."""
+    return OverridesParser.create().parse_override(override).is_sweep_override()
 
 
 def _truth_only(case: Sequence[str]) -> None:

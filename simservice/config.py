@@ -777,7 +777,8 @@ class RunConfig(Checked):
 class ChangeConfig:
     """A setting that takes a new value at a month of the run (month 0 is the first reported month)."""
 
-    month: int = MISSING
+    # Its range depends on the run's length, so it is checked with the run (``Config.moments``).
+    month: int = setting(whole=True, rule="must be a whole month of the reported run, from 0 (its first month)")
     setting: str = MISSING
     value: Any = MISSING
 
@@ -921,7 +922,9 @@ def apply_setting(config: Config, setting: str, value: Any, name: str = "changes
         new_part = OmegaConf.to_object(checked)
     except ConfigError as error:
         raise ConfigError(f"{name}.value", value, f"for {error.setting}: {error.allowed}") from error
-    except Exception as error:  # OmegaConf's type errors
-        raise ConfigError(f"{name}.value", value, f"is not a valid {setting}") from error
+    except Exception as error:  # OmegaConf's type errors: worded by the setting's limits where it declares them
+        limits = setting_limits(setting)
+        allowed = f"for {setting}: {limits.allowed()}" if limits is not None else f"is not a valid {setting}"
+        raise ConfigError(f"{name}.value", value, allowed) from error
     # The copy is one moment's parameters: its own dated changes were checked already.
     return dataclasses.replace(config, **{group: new_part}, changes=[])

@@ -214,6 +214,23 @@ def test_what_a_run_composed_once_cannot_do_goes_through_hydra_main(args, tmp_pa
             ["scenarios={a:{},b:{service:{teams:abc}}}"],
             "scenarios.b={'service': {'teams': 'abc'}}: service.teams='abc': must be a whole number from 1 to 500",
         ),
+        # ... and so is one inside a dated change: its month, or its value by the setting it changes.
+        (
+            ["changes=[{month:x,setting:service.teams,value:3}]"],
+            "changes=[{month:x,setting:service.teams,value:3}]: month='x': must be a whole month of the reported run,"
+            " from 0 (its first month)",
+        ),
+        (
+            ["changes=[{month:3,setting:service.teams,value:abc}]"],
+            "changes[0].value='abc': for service.teams: must be a whole number from 1 to 500",
+        ),
+        # A sweep's Hydra settings are checked before anything runs, and named.
+        (["-m", "hydra.launcher.bogus=1"], "hydra.launcher.bogus=1: Key 'bogus' not in 'JobLibLauncherConf'"),
+        (
+            ["-m", "hydra.sweeper.params={service.teams:abc}"],  # which Hydra cannot set: a traceback, it was
+            "hydra.sweeper.params: a sweep's values go on the command line (simservice -m service.teams=3,4) or in"
+            " an experiment file's hydra.sweeper.params (conf/experiment/)",
+        ),
     ],
 )
 def test_a_mistyped_flag_or_a_bad_setting_after_a_flag_is_one_line(args, line, tmp_path, monkeypatch, capsys):
