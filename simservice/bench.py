@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import simpy
+from tqdm.auto import tqdm
 
 from simservice.config import OneLineParser
 from simservice.hydra_config import load_config
@@ -84,7 +85,7 @@ def model_benchmark(overrides: list[str], repeats: int) -> None:
     servers = config.service.teams * config.service.workers_per_team
     best = {"model": np.inf, "fixed": np.inf, "logged": np.inf, "plain": np.inf, "bare": np.inf}
     per = dict(best)
-    for repeat in range(repeats):
+    for repeat in tqdm(range(repeats), desc="timed blocks", unit="block"):
         seconds, referrals, arrivals = time_replication(config, repeat)
         per["model"] = min(per["model"], seconds / referrals)
         best["model"] = min(best["model"], seconds)
@@ -139,26 +140,35 @@ def one_size(factor: int) -> None:
     print(referrals, seconds, peak - before)
 
 
+#: A size whose first run takes longer than this (CPU seconds) is not run again in later rounds.
+ONCE_OVER_SECONDS = 60.0
+
+
 def scale_benchmark(factors: list[int], repeats: int) -> None:
     """Each size in a fresh process, so peak memory is its own; per-referral CPU and memory side by side.
 
     The sizes are run in interleaved rounds and the fastest round of each counts; a size
-    whose run takes over a minute is run once.
+    whose first run took over a minute of CPU is run once.
     """
     best: dict[int, tuple[int, float, float]] = {}
-    for round_ in range(repeats):
-        for factor in factors:
-            if round_ and factor * 0.6 > 60:
-                continue
-            done = subprocess.run(
-                [sys.executable, "-m", "simservice.bench", "--one-size", str(factor)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            referrals, seconds, peak = done.stdout.split()
-            if factor not in best or float(seconds) < best[factor][1]:
-                best[factor] = (int(referrals), float(seconds), float(peak))
+    with tqdm(total=repeats * len(factors), desc="sizes", unit="run") as bar:
+        for round_ in range(repeats):
+            for factor in factors:
+                if round_ and best[factor][1] > ONCE_OVER_SECONDS:
+                    bar.total -= 1
+                    bar.refresh()
+                    continue
+                bar.set_postfix_str(f"{factor}x")
+                done = subprocess.run(
+                    [sys.executable, "-m", "simservice.bench", "--one-size", str(factor)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                referrals, seconds, peak = done.stdout.split()
+                if factor not in best or float(seconds) < best[factor][1]:
+                    best[factor] = (int(referrals), float(seconds), float(peak))
+                bar.update()
     for factor in factors:
         referrals, seconds, peak = best[factor]
         print(
@@ -191,11 +201,11 @@ def time_sweep(jobs: int, extra: list[str], launcher: str) -> float:
 def sweep_benchmark(jobs: int, replications: int | str) -> None:
     """Serial against the joblib launcher for the same sweep, and Hydra's cost per job."""
     default = [f"run.replications={replications}"]
-    serial = time_sweep(jobs, default, "basic")
-    parallel = time_sweep(jobs, default, "joblib")
-    cores = 2
     tiny = ["run.replications=1", "run.years=0.25", "run.warmup_years=0", "demand.referrals_per_year=1"]
-    overhead = time_sweep(jobs, tiny, "basic") / jobs
+    sweeps = {"serial": (default, "basic"), "joblib": (default, "joblib"), "near-empty": (tiny, "basic")}
+    took = {name: time_sweep(jobs, *sweeps[name]) for name in tqdm(sweeps, desc="sweeps", unit="sweep")}
+    serial, parallel, overhead = took["serial"], took["joblib"], took["near-empty"] / jobs
+    cores = 2
     print(f"sweep: {jobs} jobs x {replications} replications of the default scenario")
     print(f"serial (basic launcher): {serial:.1f} s; joblib launcher: {parallel:.1f} s")
     print(f"speed-up {serial / parallel:.2f}x; parallel efficiency on {cores} cores: {serial / parallel / cores:.2f}")

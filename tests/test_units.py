@@ -102,3 +102,26 @@ def test_referral_keys_from_any_number_are_the_same_keys():
     from simservice.model.streams import referral_key, referral_keys
 
     assert referral_keys("new", 5, 4093).tolist() == [referral_key("new", n) for n in range(4093, 4098)]
+
+
+def test_the_scale_benchmark_runs_a_size_over_a_minute_once(monkeypatch, capsys):
+    """Later rounds skip a size whose first run took over a minute; the fastest run of every other size counts."""
+    import subprocess
+
+    from simservice import bench
+
+    cpu = {"1": [0.30, 0.20, 0.25], "100": [61.0, 1.0, 1.0]}  # seconds for each run of a size, in turn
+    runs: list[str] = []
+
+    def one_size(command, **_):
+        factor = command[-1]
+        seconds = cpu[factor][sum(run == factor for run in runs)]
+        runs.append(factor)
+        referrals = 1000 * int(factor)
+        return subprocess.CompletedProcess(command, 0, stdout=f"{referrals} {seconds} 2048000")
+
+    monkeypatch.setattr(bench.subprocess, "run", one_size)
+    bench.scale_benchmark([1, 100], repeats=3)
+    assert runs == ["1", "100", "1", "1"]
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"per-referral cost at 100x vs 1x: {(61.0 / 100_000) / (0.20 / 1000):.2f}x"
