@@ -6,8 +6,9 @@ SimPy M/M/c queue fed the model's own arrival times, in interleaved blocks (so d
 a shared machine moves both alike), in CPU time; the last line is the per-referral cost
 of the model relative to the bare queue. ``--scale`` runs 1x, 10x and 100x the default
 (teams, posts, triage and long-term places scaled with demand), each in a process of its
-own, and prints CPU seconds and peak memory per referral; its last line compares the
-per-referral cost at 100x with 1x. ``--sweep`` times a sweep of 20 jobs x 10
+own, and prints CPU seconds and peak memory per referral, with bare SimPy on the same
+arrivals at each size for comparison; its last line compares the per-referral cost at
+100x with 1x. ``--sweep`` times a sweep of 20 jobs x 10
 replications serially and through the joblib launcher.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import resource
 import subprocess
 import sys
@@ -132,12 +134,16 @@ def scaled(factor: int) -> list[str]:
 
 
 def one_size(factor: int) -> None:
-    """Run one replication at a size and print: referrals, CPU seconds, peak memory in bytes (for --scale)."""
+    """One replication at a size, then bare SimPy on its arrivals (for --scale).
+
+    Prints: referrals, CPU seconds, peak memory in bytes, then the bare queue's customers and CPU seconds.
+    """
     config = load_config(scaled(factor))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports kilobytes
-    seconds, referrals, _ = time_replication(config, 0)
+    seconds, referrals, arrivals = time_replication(config, 0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(referrals, seconds, peak - before)
+    bare = bare_mmc(arrivals, config.service.teams * config.service.workers_per_team)
+    print(referrals, seconds, peak - before, len(arrivals), bare)
 
 
 #: A size whose first run takes longer than this (CPU seconds) is not run again in later rounds.
@@ -151,6 +157,7 @@ def scale_benchmark(factors: list[int], repeats: int) -> None:
     whose first run took over a minute of CPU is run once.
     """
     best: dict[int, tuple[int, float, float]] = {}
+    bare: dict[int, float] = {}  # bare SimPy's CPU a customer, on the same arrivals
     with tqdm(total=repeats * len(factors), desc="sizes", unit="run") as bar:
         for round_ in range(repeats):
             for factor in factors:
@@ -165,18 +172,23 @@ def scale_benchmark(factors: list[int], repeats: int) -> None:
                     text=True,
                     check=True,
                 )
-                referrals, seconds, peak = done.stdout.split()
+                referrals, seconds, peak, customers, bare_seconds = done.stdout.split()
                 if factor not in best or float(seconds) < best[factor][1]:
                     best[factor] = (int(referrals), float(seconds), float(peak))
+                bare[factor] = min(bare.get(factor, math.inf), float(bare_seconds) / int(customers))
                 bar.update()
     for factor in factors:
         referrals, seconds, peak = best[factor]
         print(
             f"{factor:>4}x: {referrals:>10,} referrals, {seconds:8.1f} s CPU, {seconds / referrals * 1e6:6.1f} us "
-            f"and {peak / referrals / 1024:6.2f} KiB peak memory a referral (above the interpreter's)"
+            f"and {peak / referrals / 1024:6.2f} KiB peak memory a referral (above the interpreter's); "
+            f"bare SimPy {bare[factor] * 1e6:6.1f} us a customer"
         )
+    first, last = factors[0], factors[-1]
+    growth = bare[last] / bare[first]
+    print(f"bare SimPy M/M/c on the same arrivals, cost a customer at {last}x vs {first}x: {growth:.2f}x")
     cost = {factor: best[factor][1] / best[factor][0] for factor in factors}
-    print(f"per-referral cost at {factors[-1]}x vs {factors[0]}x: {cost[factors[-1]] / cost[factors[0]]:.2f}x")
+    print(f"per-referral cost at {last}x vs {first}x: {cost[last] / cost[first]:.2f}x")
 
 
 def time_sweep(jobs: int, extra: list[str], launcher: str) -> float:

@@ -118,10 +118,12 @@ def test_the_scale_benchmark_runs_a_size_over_a_minute_once(monkeypatch, capsys)
         seconds = cpu[factor][sum(run == factor for run in runs)]
         runs.append(factor)
         referrals = 1000 * int(factor)
-        return subprocess.CompletedProcess(command, 0, stdout=f"{referrals} {seconds} 2048000")
+        bare = 0.03 * int(factor) * (1 if factor == "1" else 1.5)  # bare SimPy: 30 us a customer, 45 at 100x
+        return subprocess.CompletedProcess(command, 0, stdout=f"{referrals} {seconds} 2048000 {referrals} {bare}")
 
     monkeypatch.setattr(bench.subprocess, "run", one_size)
     bench.scale_benchmark([1, 100], repeats=3)
     assert runs == ["1", "100", "1", "1"]
-    last = capsys.readouterr().out.splitlines()[-1]
+    *_, bare, last = capsys.readouterr().out.splitlines()
+    assert bare.endswith(f"at 100x vs 1x: {(4.5 / 100_000) / (0.03 / 1000):.2f}x")
     assert last == f"per-referral cost at 100x vs 1x: {(61.0 / 100_000) / (0.20 / 1000):.2f}x"
