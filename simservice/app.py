@@ -263,11 +263,12 @@ def _sweep_cases(overrides: list[str]) -> list[list[str]]:
 WHERE_FILES_GO = ("hydra.sweep.subdir", "hydra.output_subdir", "hydra.job.chdir", "hydra.job_logging",
                   "hydra.hydra_logging", "hydra.runtime", "hydra.mode")  # fmt: skip
 FOLDERS = ("hydra.run.dir", "hydra.sweep.dir")
-#: Hydra cannot set a sweep's grid from the command line (its params are unset, or keyed by dotted names).
+#: Hydra cannot set a sweep's grid from the command line (its params are unset, or keyed by dotted names);
+#: it can clear an experiment's (``hydra.sweeper.params=null``).
 SWEEP_PARAMS = "hydra.sweeper.params"
 SWEEP_PARAMS_RULE = (
-    "a sweep's values go on the command line (simservice -m service.teams=3,4) or in an experiment file's"
-    " hydra.sweeper.params (conf/experiment/)"
+    "cannot be set on the command line, only cleared (=null); a sweep's values go on the command line"
+    " (simservice -m service.teams=3,4) or in an experiment file's hydra.sweeper.params (conf/experiment/)"
 )
 
 
@@ -296,7 +297,8 @@ def _check_hydra_overrides(overrides: Sequence[str]) -> str | None:
                 return f"hydra.launcher.n_jobs={value!r}: must be a whole number of at least 1, or -1 for every core"
             if key == "experiment" and value is not None and not SAFE_NAME.fullmatch(str(value)):
                 return f"experiment={value!r}: {SAFE_NAME_RULE}; the experiments are in conf/experiment/"
-        if key == SWEEP_PARAMS or key.startswith(SWEEP_PARAMS + "."):
+        grid = key == SWEEP_PARAMS and not override.is_delete() and override.value() not in (None, {})
+        if grid or key.startswith(SWEEP_PARAMS + "."):
             return f"{key}: {SWEEP_PARAMS_RULE}"
     return None
 
@@ -326,7 +328,8 @@ def plan(
     jobs, processes, disk, cache, run_config = 1, 1, 0.0, None, None
     # A single run keeps its Hydra settings: it is composed here once, and runs on this config (``_cli``);
     # not with a config folder, whose search path would replace the user's own hydra.searchpath. A sweep's
-    # Hydra settings (but a list of values, which only the sweeper reads) are composed to be checked.
+    # Hydra settings are composed to be checked too, but for a list of values, which Hydra refuses in its own
+    # words (it does not sweep its own settings).
     theirs = [] if config_dir else [o for o in overrides if o not in mine and not (multirun and _is_sweep(o))]
     for number, case in enumerate(cases):
         _truth_only(case)
@@ -366,7 +369,7 @@ def plan(
                 raise KeyboardInterrupt from error
             if _fails_alone(search, config_name):
                 raise Refused(f"--config-name={config_name}: {error_text(error)}") from error
-            culprit = next((o for o in case if _fails_alone([o, *search], config_name)), " ".join(mine))
+            culprit = next((o for o in case if _fails_alone([o, *search], config_name)), " ".join(case))
             setting = culprit.partition("=")[0].lstrip("+~")
             raise Refused(f"{culprit}: {error_text(error, already_named=setting)}") from error
         disk = max(disk, sum(output_bytes(config) for config in configs))
@@ -375,7 +378,7 @@ def plan(
 
 
 def _is_sweep(override: str) -> bool:
-    """Whether an override is a list or range of values (``hydra.launcher.n_jobs=1,2``)."""
+    """Whether an override is a list or range of values (``service.teams=3,4``)."""
     return OverridesParser.create().parse_override(override).is_sweep_override()
 
 

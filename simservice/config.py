@@ -777,8 +777,8 @@ class RunConfig(Checked):
 class ChangeConfig:
     """A setting that takes a new value at a month of the run (month 0 is the first reported month)."""
 
-    # Its range depends on the run's length, so it is checked with the run (``Config.moments``).
-    month: int = setting(whole=True, rule="must be a whole month of the reported run, from 0 (its first month)")
+    # Its range depends on the run's length, so it is checked with the run (``Config.timeline``).
+    month: int = setting(rule="must be a month of the reported run, a whole number from 0 (its first month)")
     setting: str = MISSING
     value: Any = MISSING
 
@@ -917,6 +917,8 @@ def apply_setting(config: Config, setting: str, value: Any, name: str = "changes
         f"must name a setting of {', '.join(CHANGEABLE)} such as policy.caseload_cap",
     )
     part = getattr(config, group)
+    if is_truth_setting(setting) and not isinstance(value, bool):  # not yes, on or 1, as on the command line
+        raise ConfigError(f"{name}.value", value, f"for {setting}: must be true or false")
     try:
         checked = OmegaConf.merge(OmegaConf.structured(part), {key: value})
         new_part = OmegaConf.to_object(checked)

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from commands import simservice
 
+from simservice.app import SWEEP_PARAMS_RULE
 from simservice.reporting.kpis import KPI_UNITS
 
 SMALL = ["run.replications=2", "run.years=1", "run.warmup_years=0.5", "run.progress=false"]
@@ -217,19 +218,26 @@ def test_what_a_run_composed_once_cannot_do_goes_through_hydra_main(args, tmp_pa
         # ... and so is one inside a dated change: its month, or its value by the setting it changes.
         (
             ["changes=[{month:x,setting:service.teams,value:3}]"],
-            "changes=[{month:x,setting:service.teams,value:3}]: month='x': must be a whole month of the reported run,"
-            " from 0 (its first month)",
+            "changes=[{month:x,setting:service.teams,value:3}]: month='x': must be a month of the reported run,"
+            " a whole number from 0 (its first month)",
         ),
         (
             ["changes=[{month:3,setting:service.teams,value:abc}]"],
             "changes[0].value='abc': for service.teams: must be a whole number from 1 to 500",
         ),
+        (  # not yes, as on the command line
+            ["changes=[{month:3,setting:coping.agency_surge,value:yes}]"],
+            "changes[0].value='yes': for coping.agency_surge: must be true or false",
+        ),
         # A sweep's Hydra settings are checked before anything runs, and named.
         (["-m", "hydra.launcher.bogus=1"], "hydra.launcher.bogus=1: Key 'bogus' not in 'JobLibLauncherConf'"),
+        (  # with another override that fails only beside it: both are named
+            ["-m", "service.teams=3,4", "hydra/launcher=basic", "hydra.launcher.n_jobs=2"],
+            "service.teams=3 hydra/launcher=basic hydra.launcher.n_jobs=2: Key 'n_jobs' not in 'BasicLauncherConf'",
+        ),
         (
             ["-m", "hydra.sweeper.params={service.teams:abc}"],  # which Hydra cannot set: a traceback, it was
-            "hydra.sweeper.params: a sweep's values go on the command line (simservice -m service.teams=3,4) or in"
-            " an experiment file's hydra.sweeper.params (conf/experiment/)",
+            f"hydra.sweeper.params: {SWEEP_PARAMS_RULE}",
         ),
     ],
 )
@@ -242,6 +250,15 @@ def test_a_mistyped_flag_or_a_bad_setting_after_a_flag_is_one_line(args, line, t
     assert exit_.value.code == 2
     assert capsys.readouterr().err.splitlines() == [f"simservice: error: {line}"]
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("cleared", ["hydra.sweeper.params=null", "hydra.sweeper.params={}"])
+def test_a_sweep_may_clear_an_experiment_s_grid(cleared):
+    """What Hydra can do with a sweep's grid on the command line, the checks let through: clear it."""
+    from simservice.app import check_overrides
+
+    sweep = ["experiment=caseload_caps", cleared, "policy.caseload_cap=12,15", "run.replications=1"]
+    assert check_overrides(sweep, multirun=True) is None
 
 
 @pytest.mark.parametrize(
