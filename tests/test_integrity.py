@@ -64,6 +64,18 @@ def test_the_sweep_figure_draws_nulls_beside_numbers():
     assert "null" in labels
 
 
+def test_the_sweep_figure_ticks_each_value_swept():
+    """A planner reads the caps swept (12, 15, 18) off the axis, not 12.5, 13.0 ... between them."""
+    rows = [
+        {"job": j, "status": "ok", "error": "", "kpi": "unallocated_mean", "mean": m, "ci_low": m - 1, "ci_high": m + 1}
+        for j, m in enumerate([5.0, 7.0, 9.0])
+    ]
+    table = pd.DataFrame(rows).assign(**{"policy.caseload_cap": [12, 15, 18]}, unit="cases")
+    axis = sweep_figure(table, "unallocated_mean").axes[0]
+    assert list(axis.get_xticks()) == [12, 15, 18]
+    assert [tick.get_text() for tick in axis.get_xticklabels()] == ["12", "15", "18"]
+
+
 # -- 2. the cache key covers every input file's content ---------------------------------------------
 
 

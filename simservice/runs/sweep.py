@@ -181,6 +181,10 @@ def _label(value: Any) -> str:
     return "null" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
+#: Up to this many values of a swept number, each has its own tick on the sweep's figure.
+MOST_TICKS = 12
+
+
 def sweep_figure(table: pd.DataFrame, kpi: str, scenario: str = ""):
     """The chosen KPI over the swept settings: a line with intervals for one setting, a heat map for two."""
     from simservice.reporting.figures import new_figure
@@ -216,6 +220,9 @@ def sweep_figure(table: pd.DataFrame, kpi: str, scenario: str = ""):
             values = label if isinstance(label, tuple) else (label,)
             name = ", ".join(f"{g}={_label(v)}" for g, v in zip(groups, values, strict=True))
             ax.errorbar(xs, rows["mean"], yerr=error, marker="o", capsize=3, label=name or None)
+        swept = sorted(set(ok[x].dropna())) if x in numeric else []
+        if 0 < len(swept) <= MOST_TICKS:  # a tick at each value swept, not at values between (a cap of 12.5)
+            ax.set_xticks(swept, [f"{v:g}" for v in swept])
         ax.set_xlabel(x)
         ax.set_ylabel(f"{kpi} ({unit}), mean and 95 % CI")
         positive = ok["mean"][ok["mean"] > 0]
