@@ -281,7 +281,8 @@ def _values(override) -> list:
 
 
 def _check_hydra_overrides(overrides: Sequence[str]) -> str | None:
-    """The Hydra settings a user may get wrong: folders, where files go, the launcher's processes, experiments."""
+    """The Hydra settings a user may get wrong: folders, where files go, the launcher's processes, experiments,
+    and a sweep's grid (which Hydra cannot set from the command line)."""
     for override in OverridesParser.create().parse_overrides(list(overrides)):
         key = override.get_key_element().lstrip("+~")
         if key.startswith(WHERE_FILES_GO):
